@@ -1,0 +1,112 @@
+import type { Layer } from '../layers/layer.js'
+import { memoryLayer } from '../layers/memory-layer.js'
+import { Cache } from './cache.js'
+import { PolicyBook } from './call-options.js'
+import { type Clock, systemClock } from './clock.js'
+import { describe, invalidOption } from './errors.js'
+import { DEFAULT_MAX_KEY_LENGTH } from './keys.js'
+import type { PolicyOptions } from './policies.js'
+import { checkObject } from './validate.js'
+
+/** Options of {@link createCache}. Every field is optional. */
+export interface CacheOptions {
+  /**
+   * Isolates this cache's keys in shared layers (apps, environments). Letters, digits, `_`,
+   * `-` and `.`, at most 64 characters. Default `'default'`.
+   */
+  namespace?: string
+  /** The layers, fastest first. Default: one `memoryLayer()`. */
+  layers?: readonly Layer[]
+  /** Named policies; `default` applies when a call names none, and every other policy extends it. */
+  policies?: Record<string, PolicyOptions>
+  /** Source of time for every expiry decision. Inject one in tests. Default: `Date.now`. */
+  clock?: Clock
+  /** Source of randomness in [0, 1) (TTL jitter). Inject one in tests. Default: `Math.random`. */
+  random?: () => number
+  /** Keys longer than this are stored under a collision-checked hash. Default 200, minimum 32. */
+  maxKeyLength?: number
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'namespace',
+  'layers',
+  'policies',
+  'clock',
+  'random',
+  'maxKeyLength',
+])
+const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/
+const LAYER_METHODS = ['get', 'set', 'delete', 'clear'] as const
+
+function checkLayers(layers: unknown): readonly Layer[] {
+  if (!Array.isArray(layers) || layers.length === 0) {
+    throw invalidOption('layers', `must be a non-empty array of layers, got ${describe(layers)}`)
+  }
+  const names = new Set<string>()
+  layers.forEach((layer: Partial<Layer> | null, i) => {
+    const path = `layers[${i}]`
+    if (typeof layer !== 'object' || layer === null)
+      throw invalidOption(path, `must be a layer, got ${describe(layer)}`)
+    if (typeof layer.name !== 'string' || layer.name.length === 0)
+      throw invalidOption(`${path}.name`, 'must be a non-empty string')
+    for (const method of LAYER_METHODS) {
+      if (typeof layer[method] !== 'function')
+        throw invalidOption(`${path}.${method}`, 'must be a function')
+    }
+    if (names.has(layer.name)) {
+      throw invalidOption(
+        `${path}.name`,
+        `"${layer.name}" is used by two layers; give each a unique name`,
+      )
+    }
+    names.add(layer.name)
+  })
+  return layers as Layer[]
+}
+
+/**
+ * Creates a cache. With no arguments: a working in-memory cache (one `memoryLayer()`, TTL 5m).
+ * Options are validated here: a malformed one throws a `CacheError` `E_INVALID_OPTION` naming it.
+ *
+ * @example
+ * const cache = createCache({
+ *   namespace: 'shop',
+ *   layers: [memoryLayer({ maxEntries: 10_000 })],
+ *   policies: { default: { ttl: '5m' }, analytics: { ttl: '1h', layers: { memory: { ttl: '60s' } } } },
+ * })
+ */
+export function createCache(options: CacheOptions = {}): Cache {
+  checkObject(options, 'createCache options', OPTION_KEYS)
+  const {
+    namespace = 'default',
+    clock = systemClock,
+    random = Math.random,
+    maxKeyLength = DEFAULT_MAX_KEY_LENGTH,
+  } = options
+  if (typeof namespace !== 'string' || !NAMESPACE_RE.test(namespace)) {
+    throw invalidOption(
+      'namespace',
+      `must be 1-64 letters, digits, '_', '-' or '.', got ${describe(namespace)}`,
+    )
+  }
+  if (typeof clock !== 'object' || clock === null) {
+    throw invalidOption('clock', `must be an object with a now() method, got ${describe(clock)}`)
+  }
+  if (typeof clock.now !== 'function')
+    throw invalidOption('clock.now', 'must be a function returning milliseconds')
+  if (typeof random !== 'function')
+    throw invalidOption('random', `must be a function, got ${describe(random)}`)
+  if (!Number.isSafeInteger(maxKeyLength) || maxKeyLength < 32) {
+    throw invalidOption(
+      'maxKeyLength',
+      `must be an integer of at least 32, got ${describe(maxKeyLength)}`,
+    )
+  }
+  const layers = options.layers === undefined ? [memoryLayer()] : checkLayers(options.layers)
+  const policies = new PolicyBook(
+    options.policies,
+    layers.map((layer) => layer.name),
+  )
+  for (const layer of layers) layer.bind?.({ namespace, clock })
+  return new Cache({ namespace, layers, policies, clock, random, maxKeyLength })
+}

@@ -1,0 +1,143 @@
+import { isPromise, type Layer, type LayerSetItem } from '../layers/layer.js'
+import { type Entry, entryMatchesKey } from './entry.js'
+import type { Runtime } from './runtime.js'
+
+/** A fresh entry and the index of the layer that held it. */
+export interface Hit {
+  entry: Entry
+  layer: number
+}
+
+/** Something that may be invalidated while a read runs (a flight). */
+interface Guard {
+  readonly invalidated: boolean
+}
+
+/** True when `entry` exists, belongs to `key` and is fresh at `now`. */
+export function isFreshFor(
+  entry: Entry | undefined,
+  key: string,
+  storeKey: string,
+  now: number,
+): entry is Entry {
+  return entry !== undefined && now < entry.freshUntil && entryMatchesKey(entry, key, storeKey)
+}
+
+/**
+ * Reads `storeKey` from layer `start` downwards; the first fresh entry wins and is backfilled
+ * into the layers above it (unless `guard` was invalidated meanwhile). A failing layer counts
+ * as a miss for that layer. `first`, when given, is the pending answer of layer `start`.
+ */
+export async function readThrough(
+  rt: Runtime,
+  key: string,
+  storeKey: string,
+  start: number,
+  guard: Guard | undefined,
+  first?: Promise<Entry | undefined>,
+): Promise<Hit | undefined> {
+  for (let i = start; i < rt.layers.length; i++) {
+    let entry: Entry | undefined
+    try {
+      entry = i === start && first ? await first : await rt.layers[i]!.get(storeKey)
+    } catch (error) {
+      rt.layerError(i, 'get', key, error)
+      continue
+    }
+    if (!isFreshFor(entry, key, storeKey, rt.clock.now())) {
+      rt.stats.layers[i]!.misses++
+      continue
+    }
+    rt.stats.layers[i]!.hits++
+    if (i > 0 && !guard?.invalidated) backfill(rt, key, [{ key: storeKey, entry, ttlMs: 0 }], i)
+    return { entry, layer: i }
+  }
+  return undefined
+}
+
+/**
+ * Reads many keys with one batch call per layer, only for the keys the layers above lacked.
+ * Upper layers are backfilled unless a mutation overlapped the read.
+ */
+export async function readMany(
+  rt: Runtime,
+  keys: readonly string[],
+  storeKeys: readonly string[],
+): Promise<(Hit | undefined)[]> {
+  const epoch = rt.epoch
+  const found: (Hit | undefined)[] = new Array(keys.length).fill(undefined)
+  let pending = keys.map((_, i) => i)
+  for (let i = 0; i < rt.layers.length && pending.length > 0; i++) {
+    let entries: (Entry | undefined)[]
+    try {
+      entries = await getBatch(
+        rt.layers[i]!,
+        pending.map((p) => storeKeys[p]!),
+      )
+    } catch (error) {
+      rt.layerError(i, 'getMany', undefined, error)
+      continue
+    }
+    const now = rt.clock.now()
+    const stillMissing: number[] = []
+    const hits: LayerSetItem[] = []
+    pending.forEach((p, j) => {
+      const entry = entries[j]
+      if (isFreshFor(entry, keys[p]!, storeKeys[p]!, now)) {
+        found[p] = { entry, layer: i }
+        rt.stats.layers[i]!.hits++
+        hits.push({ key: storeKeys[p]!, entry, ttlMs: 0 })
+      } else {
+        rt.stats.layers[i]!.misses++
+        stillMissing.push(p)
+      }
+    })
+    if (i > 0 && hits.length > 0 && rt.epoch === epoch) backfill(rt, undefined, hits, i)
+    pending = stillMissing
+  }
+  return found
+}
+
+async function getBatch(layer: Layer, keys: string[]): Promise<(Entry | undefined)[]> {
+  if (layer.getMany) return await layer.getMany(keys)
+  return await Promise.all(keys.map((key) => layer.get(key)))
+}
+
+/**
+ * Copies entries found in layer `from` into every layer above it, bottom-up, each with the
+ * entry's remaining life capped by that layer's TTL under the entry's own policy.
+ */
+function backfill(rt: Runtime, key: string | undefined, items: LayerSetItem[], from: number): void {
+  const now = rt.clock.now()
+  for (let j = from - 1; j >= 0; j--) {
+    const batch: LayerSetItem[] = []
+    for (const item of items) {
+      const policy = rt.policies.get(item.entry.policy ?? 'default') ?? rt.policies.default
+      const cap = policy.layerTtl[j] ?? Number.POSITIVE_INFINITY
+      const ttlMs = Math.min(cap, item.entry.staleUntil - now)
+      if (ttlMs > 0) batch.push({ key: item.key, entry: item.entry, ttlMs })
+    }
+    if (batch.length > 0) writeBatch(rt, j, batch, key)
+  }
+}
+
+function writeBatch(
+  rt: Runtime,
+  index: number,
+  batch: LayerSetItem[],
+  key: string | undefined,
+): void {
+  const layer = rt.layers[index]!
+  const fail = (error: unknown) => rt.layerError(index, 'backfill', key, error)
+  try {
+    const result: unknown =
+      batch.length > 1 && layer.setMany
+        ? layer.setMany(batch)
+        : batch.length === 1
+          ? layer.set(batch[0]!.key, batch[0]!.entry, batch[0]!.ttlMs)
+          : Promise.all(batch.map((item) => layer.set(item.key, item.entry, item.ttlMs)))
+    if (isPromise(result)) rt.background(result.catch(fail))
+  } catch (error) {
+    fail(error)
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * One in-flight operation for a key. `invalidated` is set when a delete, clear or overwrite
+ * of the key lands while the flight runs: its result may still be handed to the callers that
+ * joined it, but must not be written to any layer (the "no stale set" rule).
+ */
+export interface Flight<T> {
+  promise: Promise<T>
+  invalidated: boolean
+}
+
+/** In-process single flight: concurrent callers of one key share one run. */
+export class FlightTable<T> {
+  readonly #flights = new Map<string, Flight<T>>()
+
+  /** Joins the running flight for `key`, or starts one with `run`. */
+  run(key: string, run: (flight: Flight<T>) => Promise<T>): Promise<T> {
+    const running = this.#flights.get(key)
+    if (running) return running.promise
+    const flight: Flight<T> = { promise: undefined as unknown as Promise<T>, invalidated: false }
+    this.#flights.set(key, flight)
+    const settle = () => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    }
+    flight.promise = run(flight).finally(settle)
+    return flight.promise
+  }
+
+  /** Marks the flight for `key` invalidated and detaches it, so later callers start afresh. */
+  invalidate(key: string): void {
+    const flight = this.#flights.get(key)
+    if (flight) {
+      flight.invalidated = true
+      this.#flights.delete(key)
+    }
+  }
+
+  /** Invalidates every running flight. */
+  invalidateAll(): void {
+    for (const flight of this.#flights.values()) flight.invalidated = true
+    this.#flights.clear()
+  }
+
+  /** Number of running flights. */
+  get size(): number {
+    return this.#flights.size
+  }
+
+  /** Settles when every flight running now has settled (errors ignored). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#flights.values()].map((f) => f.promise))
+  }
+}

@@ -1,0 +1,62 @@
+/** Counters of one layer. */
+export interface LayerStats {
+  hits: number
+  misses: number
+  sets: number
+  deletes: number
+  errors: number
+}
+
+/** Counters of a cache since creation or the last `resetStats()`. */
+export interface CacheStats {
+  /** Reads answered from some layer. */
+  hits: number
+  /** Reads no layer could answer. */
+  misses: number
+  /** Values written (by `set`, `wrap` or a batch). */
+  sets: number
+  /** Keys deleted. */
+  deletes: number
+  /** Factory runs started by `wrap`. */
+  factoryRuns: number
+  /** Errors handled (layer failures, throwing listeners). */
+  errors: number
+  /** Per-layer counters, by layer name. */
+  layers: Record<string, LayerStats>
+}
+
+function emptyLayerStats(): LayerStats {
+  return { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 }
+}
+
+/** Mutable counters; `snapshot()` hands out copies. */
+export class StatsCounter {
+  hits = 0
+  misses = 0
+  sets = 0
+  deletes = 0
+  factoryRuns = 0
+  errors = 0
+  /** Indexed like the cache's layers, for an allocation-free hot path. */
+  readonly layers: LayerStats[]
+  readonly #names: readonly string[]
+
+  constructor(layerNames: readonly string[]) {
+    this.#names = layerNames
+    this.layers = layerNames.map(emptyLayerStats)
+  }
+
+  snapshot(): CacheStats {
+    const layers: Record<string, LayerStats> = {}
+    this.#names.forEach((name, i) => {
+      layers[name] = { ...this.layers[i]! }
+    })
+    const { hits, misses, sets, deletes, factoryRuns, errors } = this
+    return { hits, misses, sets, deletes, factoryRuns, errors, layers }
+  }
+
+  reset(): void {
+    this.hits = this.misses = this.sets = this.deletes = this.factoryRuns = this.errors = 0
+    for (const layer of this.layers) Object.assign(layer, emptyLayerStats())
+  }
+}

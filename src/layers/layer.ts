@@ -1,0 +1,54 @@
+import type { Clock } from '../core/clock.js'
+import type { Entry } from '../core/entry.js'
+
+/** A value, or a promise of it: layers in memory answer synchronously, remote ones do not. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** What a cache hands each of its layers once, when it is created. */
+export interface LayerContext {
+  /** The cache's namespace. A layer over a shared store must prefix every key with it. */
+  readonly namespace: string
+  /** The cache's clock; a layer that tracks expiry itself must use it. */
+  readonly clock: Clock
+}
+
+/** One item of a batch write. */
+export interface LayerSetItem {
+  key: string
+  entry: Entry
+  /** Time to live in ms for this layer; positive, may be `Infinity`. */
+  ttlMs: number
+}
+
+/**
+ * A storage level of a cache. Small on purpose: the core implements policies, staleness, tags
+ * and single flight on top, and falls back to single calls where a batch method is missing.
+ * Layers throw on failure; the core decides what an error means.
+ */
+export interface Layer {
+  /** Unique within a cache; names the layer in policies (`layers: { memory: {...} }`), stats and errors. */
+  readonly name: string
+  /** Called once by `createCache`. A layer may belong to one cache only. */
+  bind?(context: LayerContext): void
+  /** The entry under `key`, or `undefined`. */
+  get(key: string): MaybePromise<Entry | undefined>
+  /** Stores `entry` under `key` for `ttlMs` milliseconds. */
+  set(key: string, entry: Entry, ttlMs: number): MaybePromise<void>
+  /** Removes `key`. Removing an absent key is not an error. */
+  delete(key: string): MaybePromise<void>
+  /** Removes every key of this cache's namespace, and nothing else. */
+  clear(): MaybePromise<void>
+  /** Batch read, results in the order of `keys`. */
+  getMany?(keys: readonly string[]): MaybePromise<(Entry | undefined)[]>
+  /** Batch write. */
+  setMany?(items: readonly LayerSetItem[]): MaybePromise<void>
+  /** Batch delete. */
+  deleteMany?(keys: readonly string[]): MaybePromise<void>
+  /** Releases what the layer created (never a client the user passed in). */
+  close?(): MaybePromise<void>
+}
+
+/** True when a layer answered with a promise rather than a value. */
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function'
+}
