@@ -1,13 +1,28 @@
 import { defineConfig } from 'tsup'
 
 // One entry per public subpath; each maps to a folder under src/ (see package.json "exports").
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  splitting: true,
-  treeshake: true,
-})
+const entry = { index: 'src/index.ts' }
+
+export default defineConfig([
+  {
+    entry,
+    format: 'esm',
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    entry,
+    format: 'cjs',
+    dts: true,
+    sourcemap: true,
+    target: 'node20',
+    treeshake: true,
+    // quick-lru 7 is ESM-only; Node before 20.19 cannot require() it, so the CJS build
+    // carries its own copy and works on every Node 20.
+    noExternal: ['quick-lru'],
+  },
+])

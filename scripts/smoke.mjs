@@ -1,0 +1,25 @@
+// Loads the built package the way users do, through its own name and exports map, once as
+// ESM (import) and once as CJS (require), and runs a cache in each.
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+async function exercise(api, label) {
+  assert.equal(typeof api.createCache, 'function', `${label}: createCache is exported`)
+  assert.equal(typeof api.memoryLayer, 'function', `${label}: memoryLayer is exported`)
+  const cache = api.createCache()
+  let runs = 0
+  const factory = async () => ++runs
+  assert.equal(await cache.wrap('k', factory), 1)
+  assert.equal(await cache.wrap('k', factory), 1)
+  await assert.rejects(
+    cache.get(''),
+    (error) => error instanceof api.CacheError && error.code === 'E_INVALID_KEY',
+  )
+  await cache.close()
+  console.log(`smoke: ${label} ok`)
+}
+
+await exercise(await import('layercache'), 'import')
+await exercise(require('layercache'), 'require')
