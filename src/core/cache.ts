@@ -49,7 +49,7 @@ export class Cache {
     this.#maxKeyLength = config.maxKeyLength
     const layerNames = config.layers.map((layer) => layer.name)
     const stats = new StatsCounter(layerNames)
-    const events = new Emitter()
+    const events = new Emitter(() => stats.errors++)
     const pending = this.#pending
     this.#rt = {
       layers: config.layers,
@@ -89,7 +89,7 @@ export class Cache {
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const storeKey = this.#storeKey(key, 'get')
-    const top = this.#top.get(storeKey)
+    const top = this.#readTop(key, storeKey)
     if (isPromise(top)) return this.#getSlow(key, storeKey, 0, top)
     if (isFreshFor(top, key, storeKey, this.#rt.clock.now())) {
       this.#rt.stats.layers[0]!.hits++
@@ -119,7 +119,7 @@ export class Cache {
       throw invalidOption('wrap factory', `must be a function, got ${describe(factory)}`)
     }
     if (options !== undefined) this.#rt.policies.check(options, 'wrap options')
-    const top = this.#top.get(storeKey)
+    const top = this.#readTop(key, storeKey)
     if (isPromise(top)) return this.#wrapSlow(key, storeKey, factory, options, 0, top)
     if (isFreshFor(top, key, storeKey, this.#rt.clock.now())) {
       this.#rt.stats.layers[0]!.hits++
@@ -145,7 +145,9 @@ export class Cache {
       now,
       applyJitter(policy, policy.ttl, jitter),
     )
-    await this.#mutate([storeKey], () => writeThrough(rt, key, storeKey, entry, policy, jitter))
+    await this.#mutate([storeKey], async () => {
+      await writeThrough(rt, key, storeKey, entry, policy, jitter)
+    })
     this.#wrote(key)
   }
 
@@ -264,10 +266,19 @@ export class Cache {
         now,
         applyJitter(policy, policy.ttl, jitter),
       )
-      await writeThrough(rt, key, storeKey, entry, policy, jitter, flight)
-      this.#wrote(key)
+      if (await writeThrough(rt, key, storeKey, entry, policy, jitter, flight)) this.#wrote(key)
       return value
     }) as Promise<T>
+  }
+
+  /** The top layer's answer; a layer that throws synchronously counts as a miss there. */
+  #readTop(key: string, storeKey: string): Entry | undefined | Promise<Entry | undefined> {
+    try {
+      return this.#top.get(storeKey)
+    } catch (error) {
+      this.#rt.layerError(0, 'get', key, error)
+      return undefined
+    }
   }
 
   /** Runs a mutation with in-flight reads of its keys invalidated before and after it. */

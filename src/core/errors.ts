@@ -50,6 +50,7 @@ export function describe(value: unknown): string {
     return String(value)
   if (value === null) return 'null'
   if (value === undefined) return 'undefined'
-  if (Array.isArray(value)) return 'an array'
+  if (Array.isArray(value))
+    return value.length === 0 ? 'an empty array' : `an array of ${value.length}`
   return `a ${typeof value}`
 }

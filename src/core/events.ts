@@ -26,6 +26,12 @@ export type CacheListener<E extends CacheEventName> = (payload: CacheEvents[E]) 
  */
 export class Emitter {
   readonly #listeners: { [E in CacheEventName]?: CacheListener<E>[] } = {}
+  readonly #onListenerError: () => void
+
+  /** `onListenerError` is told of every listener that threw (the cache counts them). */
+  constructor(onListenerError: () => void = () => {}) {
+    this.#onListenerError = onListenerError
+  }
 
   /** Whether anyone listens to `event`; callers check it before building a payload. */
   has(event: CacheEventName): boolean {
@@ -54,6 +60,7 @@ export class Emitter {
       try {
         listener(payload)
       } catch (error) {
+        this.#onListenerError()
         // A failing error listener must not recurse; anything else becomes an error event.
         if (event !== 'error') this.emit('error', { error, operation: `listener:${event}` })
       }

@@ -32,7 +32,7 @@ export function buildEntry(
  * layer (jittered like the TTL) bounded by the entry's life. A layer whose TTL comes out as 0
  * has the key deleted instead, so it never serves an older value. Bottom-up order means a
  * concurrent read can only backfill from a lower layer that already holds the new value.
- * Stops when `guard` is invalidated. Layer failures are reported, not thrown.
+ * Stops when `guard` is invalidated, and then returns false. Layer failures are reported, not thrown.
  */
 export async function writeThrough(
   rt: Runtime,
@@ -42,10 +42,10 @@ export async function writeThrough(
   policy: ResolvedPolicy,
   jitter: number,
   guard?: Guard,
-): Promise<void> {
+): Promise<boolean> {
   const life = entry.staleUntil - rt.clock.now()
   for (let i = rt.layers.length - 1; i >= 0; i--) {
-    if (guard?.invalidated) return
+    if (guard?.invalidated) return false
     const cap = policy.layerTtl[i]
     const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
     const layer = rt.layers[i]!
@@ -57,6 +57,7 @@ export async function writeThrough(
       rt.layerError(i, 'set', key, error)
     }
   }
+  return !guard?.invalidated
 }
 
 /** Deletes keys from every layer, bottom-up (see `writeThrough` for why). Failures are reported. */

@@ -44,6 +44,7 @@ describe('events', () => {
     await cache.set('k', 1)
     expect(await cache.get('k')).toBe(1)
     expect(errors).toEqual(['listener:set: listener bug'])
+    expect(cache.stats().errors).toBe(1)
   })
 
   it('survives a throwing error listener', async () => {

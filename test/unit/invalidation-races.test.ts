@@ -18,12 +18,16 @@ describe('no stale set: work that started before a mutation never lands after it
     await cache.set('k', 'v0')
     await cache.delete('k')
     const gate = deferred<string>()
+    const sets: string[] = []
+    cache.on('set', (e) => sets.push(e.key))
     const running = cache.wrap('k', () => gate.promise)
     await Promise.resolve()
     await cache.delete('k')
     gate.resolve('computed-before-delete')
     expect(await running).toBe('computed-before-delete') // its own caller still gets it
     expect(await cache.get('k')).toBeUndefined()
+    expect(sets).toEqual([]) // nothing was written, so nothing is reported as written
+    expect(cache.stats().sets).toBe(1) // the first set only
   })
 
   it('keeps a value set while a factory ran', async () => {

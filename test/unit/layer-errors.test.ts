@@ -60,4 +60,19 @@ describe('a failing layer fails open', () => {
     await cache.close()
     expect(errors).toEqual(['get l1', 'backfill l1'])
   })
+
+  it('treats a top layer that throws synchronously as a miss there', async () => {
+    const top = memoryLayer({ name: 'l1' })
+    const l2 = new MapLayer('l2')
+    const cache = createCache({ layers: [top, l2] })
+    await cache.set('k', 'v')
+    top.get = () => {
+      throw new Error('sync failure')
+    }
+    const errors: string[] = []
+    cache.on('error', (e) => errors.push(`${e.operation} ${e.layer}`))
+    expect(await cache.get('k')).toBe('v')
+    expect(await cache.wrap('k', async () => 'x')).toBe('v')
+    expect(errors).toEqual(['get l1', 'get l1'])
+  })
 })
