@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup'
 
 // One entry per public subpath; each maps to a folder under src/ (see package.json "exports").
-const entry = { index: 'src/index.ts' }
+const entry = {
+  index: 'src/index.ts',
+  'redis/index': 'src/redis/index.ts',
+  'testing/index': 'src/testing/index.ts',
+}
 
 export default defineConfig([
   {

@@ -21,5 +21,15 @@ async function exercise(api, label) {
   console.log(`smoke: ${label} ok`)
 }
 
+function subpaths(redis, testing, label) {
+  for (const name of ['redisLayer', 'keyvLayer', 'Codec'])
+    assert.equal(typeof redis[name], 'function', `${label}: layercache/redis exports ${name}`)
+  for (const name of ['chaosLayer', 'runLayerSuite'])
+    assert.equal(typeof testing[name], 'function', `${label}: layercache/testing exports ${name}`)
+  console.log(`smoke: ${label} subpaths ok`)
+}
+
 await exercise(await import('layercache'), 'import')
 await exercise(require('layercache'), 'require')
+subpaths(await import('layercache/redis'), await import('layercache/testing'), 'import')
+subpaths(require('layercache/redis'), require('layercache/testing'), 'require')

@@ -23,6 +23,7 @@ export interface CacheConfig {
   clock: Clock
   random: () => number
   maxKeyLength: number
+  throwOnLayerError: boolean
 }
 
 const noop = () => {}
@@ -60,7 +61,12 @@ export class Cache {
       events,
       policies: config.policies,
       epoch: 0,
+      throwOnLayerError: config.throwOnLayerError,
       layerError(layer, operation, key, error) {
+        if ((error as CacheError | undefined)?.code === 'E_CIRCUIT_OPEN') {
+          stats.layers[layer]!.skipped++
+          return
+        }
         stats.errors++
         stats.layers[layer]!.errors++
         if (events.has('error'))
@@ -71,6 +77,14 @@ export class Cache {
         work.finally(() => pending.delete(work))
       },
     }
+    const rt = this.#rt
+    config.layers.forEach((layer, i) => {
+      layer.bind?.({
+        namespace: config.namespace,
+        clock: config.clock,
+        report: (operation, error, key) => rt.layerError(i, operation, key, error),
+      })
+    })
   }
 
   /** Names of the layers, top (fastest) first. */
@@ -89,9 +103,10 @@ export class Cache {
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const storeKey = this.#storeKey(key, 'get')
-    const top = this.#readTop(key, storeKey)
+    const now = this.#rt.clock.now()
+    const top = this.#readTop(key, storeKey, now)
     if (isPromise(top)) return this.#getSlow(key, storeKey, 0, top)
-    if (isFreshFor(top, key, storeKey, this.#rt.clock.now())) {
+    if (isFreshFor(top, key, storeKey, now)) {
       this.#rt.stats.layers[0]!.hits++
       return this.#hit(0, key, top) as T
     }
@@ -119,9 +134,10 @@ export class Cache {
       throw invalidOption('wrap factory', `must be a function, got ${describe(factory)}`)
     }
     if (options !== undefined) this.#rt.policies.check(options, 'wrap options')
-    const top = this.#readTop(key, storeKey)
+    const now = this.#rt.clock.now()
+    const top = this.#readTop(key, storeKey, now)
     if (isPromise(top)) return this.#wrapSlow(key, storeKey, factory, options, 0, top)
-    if (isFreshFor(top, key, storeKey, this.#rt.clock.now())) {
+    if (isFreshFor(top, key, storeKey, now)) {
       this.#rt.stats.layers[0]!.hits++
       return this.#hit(0, key, top) as T
     }
@@ -248,7 +264,10 @@ export class Cache {
     const rt = this.#rt
     const policy = rt.policies.resolve(options, 'wrap options')
     return this.#flights.run(storeKey, async (flight) => {
-      const hit = await readThrough(rt, key, storeKey, start, flight, first)
+      // A layer that failed to answer this read is written in the background, so an outage
+      // costs a cold call one timeout, not two.
+      const failed = new Set<number>()
+      const hit = await readThrough(rt, key, storeKey, start, flight, first, failed)
       if (hit) return this.#hit(hit.layer, key, hit.entry)
       this.#miss(key)
       rt.stats.factoryRuns++
@@ -266,15 +285,20 @@ export class Cache {
         now,
         applyJitter(policy, policy.ttl, jitter),
       )
-      if (await writeThrough(rt, key, storeKey, entry, policy, jitter, flight)) this.#wrote(key)
+      if (await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed))
+        this.#wrote(key)
       return value
     }) as Promise<T>
   }
 
   /** The top layer's answer; a layer that throws synchronously counts as a miss there. */
-  #readTop(key: string, storeKey: string): Entry | undefined | Promise<Entry | undefined> {
+  #readTop(
+    key: string,
+    storeKey: string,
+    now: number,
+  ): Entry | undefined | Promise<Entry | undefined> {
     try {
-      return this.#top.get(storeKey)
+      return this.#top.get(storeKey, now)
     } catch (error) {
       this.#rt.layerError(0, 'get', key, error)
       return undefined

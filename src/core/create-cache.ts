@@ -25,6 +25,12 @@ export interface CacheOptions {
   random?: () => number
   /** Keys longer than this are stored under a collision-checked hash. Default 200, minimum 32. */
   maxKeyLength?: number
+  /**
+   * When true, `set`, `delete`, `deleteMany` and `clear` reject with `E_LAYER` if a layer failed
+   * (after writing every layer they could). Default false: failures are counted and emitted,
+   * and the call succeeds on the layers that answered. Reads and `wrap` always fail open.
+   */
+  throwOnLayerError?: boolean
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -34,6 +40,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'clock',
   'random',
   'maxKeyLength',
+  'throwOnLayerError',
+  'throwOnLayerError',
 ])
 const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/
 const LAYER_METHODS = ['get', 'set', 'delete', 'clear'] as const
@@ -102,11 +110,17 @@ export function createCache(options: CacheOptions = {}): Cache {
       `must be an integer of at least 32, got ${describe(maxKeyLength)}`,
     )
   }
+  const { throwOnLayerError = false } = options
+  if (typeof throwOnLayerError !== 'boolean') {
+    throw invalidOption(
+      'throwOnLayerError',
+      `must be a boolean, got ${describe(throwOnLayerError)}`,
+    )
+  }
   const layers = options.layers === undefined ? [memoryLayer()] : checkLayers(options.layers)
   const policies = new PolicyBook(
     options.policies,
     layers.map((layer) => layer.name),
   )
-  for (const layer of layers) layer.bind?.({ namespace, clock })
-  return new Cache({ namespace, layers, policies, clock, random, maxKeyLength })
+  return new Cache({ namespace, layers, policies, clock, random, maxKeyLength, throwOnLayerError })
 }

@@ -7,6 +7,8 @@
  * - `E_FACTORY`: reserved for factory failures that the cache reports itself.
  * - `E_TIMEOUT`: an operation ran out of time.
  * - `E_CODEC`: a value could not be encoded or decoded.
+ * - `E_VALUE_TOO_LARGE`: an encoded value exceeds a layer's `maxValueBytes`.
+ * - `E_CIRCUIT_OPEN`: a layer is being skipped by its circuit breaker (counted, not emitted).
  * - `E_CLOSED`: the cache was used after `close()`.
  */
 export type CacheErrorCode =
@@ -16,6 +18,8 @@ export type CacheErrorCode =
   | 'E_FACTORY'
   | 'E_TIMEOUT'
   | 'E_CODEC'
+  | 'E_VALUE_TOO_LARGE'
+  | 'E_CIRCUIT_OPEN'
   | 'E_CLOSED'
 
 /**
@@ -53,4 +57,10 @@ export function describe(value: unknown): string {
   if (Array.isArray(value))
     return value.length === 0 ? 'an empty array' : `an array of ${value.length}`
   return `a ${typeof value}`
+}
+
+/** Codes that describe the value rather than a layer's health: writes reject with them. */
+export function isValueError(error: unknown): boolean {
+  const code = (error as CacheError | undefined)?.code
+  return code === 'E_CODEC' || code === 'E_VALUE_TOO_LARGE'
 }

@@ -26,7 +26,8 @@ export function isFreshFor(
 /**
  * Reads `storeKey` from layer `start` downwards; the first fresh entry wins and is backfilled
  * into the layers above it (unless `guard` was invalidated meanwhile). A failing layer counts
- * as a miss for that layer. `first`, when given, is the pending answer of layer `start`.
+ * as a miss for that layer, and its index is added to `failed`. `first`, when given, is the
+ * pending answer of layer `start`.
  */
 export async function readThrough(
   rt: Runtime,
@@ -35,6 +36,7 @@ export async function readThrough(
   start: number,
   guard: Guard | undefined,
   first?: Promise<Entry | undefined>,
+  failed?: Set<number>,
 ): Promise<Hit | undefined> {
   for (let i = start; i < rt.layers.length; i++) {
     let entry: Entry | undefined
@@ -42,6 +44,7 @@ export async function readThrough(
       entry = i === start && first ? await first : await rt.layers[i]!.get(storeKey)
     } catch (error) {
       rt.layerError(i, 'get', key, error)
+      failed?.add(i)
       continue
     }
     if (!isFreshFor(entry, key, storeKey, rt.clock.now())) {

@@ -21,6 +21,8 @@ export interface Runtime {
    * backfills upper layers only if no mutation overlapped it, so it never resurrects a value.
    */
   epoch: number
+  /** Whether failed layer writes reject the call (with `E_LAYER`) instead of failing open. */
+  readonly throwOnLayerError: boolean
   /** Counts and emits a handled layer failure. */
   layerError(layer: number, operation: string, key: string | undefined, error: unknown): void
   /** Tracks work that runs after a call resolved (backfills), so `close()` can wait for it. */

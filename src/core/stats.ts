@@ -5,6 +5,8 @@ export interface LayerStats {
   sets: number
   deletes: number
   errors: number
+  /** Calls not made because the layer's circuit breaker was open. */
+  skipped: number
 }
 
 /** Counters of a cache since creation or the last `resetStats()`. */
@@ -26,7 +28,7 @@ export interface CacheStats {
 }
 
 function emptyLayerStats(): LayerStats {
-  return { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 }
+  return { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, skipped: 0 }
 }
 
 /** Mutable counters; `snapshot()` hands out copies. */

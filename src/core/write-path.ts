@@ -1,5 +1,6 @@
 import { isPromise, type Layer } from '../layers/layer.js'
 import type { Entry } from './entry.js'
+import { CacheError, isValueError } from './errors.js'
 import { applyJitter, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
 
@@ -28,13 +29,72 @@ export function buildEntry(
 }
 
 /**
+ * Collects layer failures of one mutation: each is reported as it happens; a value error
+ * (unencodable, too large) aborts the mutation; with `throwOnLayerError` the first failure is
+ * thrown once every layer had its turn.
+ */
+class Failures {
+  #first: { layer: string; error: unknown } | undefined
+  constructor(
+    readonly rt: Runtime,
+    readonly key: string | undefined,
+  ) {}
+
+  add(index: number, operation: string, error: unknown): void {
+    if (isValueError(error)) throw error
+    this.rt.layerError(index, operation, this.key, error)
+    this.#first ??= { layer: this.rt.layerNames[index]!, error }
+  }
+
+  settle(operation: string): void {
+    if (!this.#first || !this.rt.throwOnLayerError) return
+    const { layer, error } = this.#first
+    const what = this.key === undefined ? '' : ` of key "${this.key}"`
+    throw new CacheError('E_LAYER', `layercache: ${operation}${what} failed in layer "${layer}"`, {
+      cause: error,
+    })
+  }
+}
+
+/**
+ * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn. Layers in
+ * `detached` are not awaited: their writes finish in the background (tracked for `close()`),
+ * though what they throw synchronously (a value that cannot be encoded) still aborts.
+ */
+async function bottomUp(
+  rt: Runtime,
+  key: string | undefined,
+  name: string,
+  operation: (layer: Layer, index: number) => unknown,
+  guard?: Guard,
+  detached?: ReadonlySet<number>,
+): Promise<boolean> {
+  const failures = new Failures(rt, key)
+  for (let i = rt.layers.length - 1; i >= 0; i--) {
+    if (guard?.invalidated) return false
+    try {
+      const result = operation(rt.layers[i]!, i)
+      if (!isPromise(result)) continue
+      if (detached?.has(i))
+        rt.background(result.catch((error) => rt.layerError(i, name, key, error)))
+      else await result
+    } catch (error) {
+      failures.add(i, name, error)
+    }
+  }
+  failures.settle(name)
+  return !guard?.invalidated
+}
+
+/**
  * Writes `entry` to every layer, bottom-up, each with its own TTL: the policy's cap for that
  * layer (jittered like the TTL) bounded by the entry's life. A layer whose TTL comes out as 0
  * has the key deleted instead, so it never serves an older value. Bottom-up order means a
  * concurrent read can only backfill from a lower layer that already holds the new value.
- * Stops when `guard` is invalidated, and then returns false. Layer failures are reported, not thrown.
+ * Returns false, having stopped, when `guard` was invalidated meanwhile. Writes to layers in
+ * `detached` run in the background (see `bottomUp`).
  */
-export async function writeThrough(
+export function writeThrough(
   rt: Runtime,
   key: string,
   storeKey: string,
@@ -42,39 +102,40 @@ export async function writeThrough(
   policy: ResolvedPolicy,
   jitter: number,
   guard?: Guard,
+  detached?: ReadonlySet<number>,
 ): Promise<boolean> {
   const life = entry.staleUntil - rt.clock.now()
-  for (let i = rt.layers.length - 1; i >= 0; i--) {
-    if (guard?.invalidated) return false
-    const cap = policy.layerTtl[i]
-    const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
-    const layer = rt.layers[i]!
-    try {
-      const result = ttlMs > 0 ? layer.set(storeKey, entry, ttlMs) : layer.delete(storeKey)
-      if (isPromise(result)) await result
-      if (ttlMs > 0) rt.stats.layers[i]!.sets++
-    } catch (error) {
-      rt.layerError(i, 'set', key, error)
-    }
-  }
-  return !guard?.invalidated
+  return bottomUp(
+    rt,
+    key,
+    'set',
+    (layer, i) => {
+      const cap = policy.layerTtl[i]
+      const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
+      if (ttlMs <= 0) return layer.delete(storeKey)
+      const result = layer.set(storeKey, entry, ttlMs)
+      return isPromise(result)
+        ? result.then(() => rt.stats.layers[i]!.sets++)
+        : rt.stats.layers[i]!.sets++
+    },
+    guard,
+    detached,
+  )
 }
 
-/** Deletes keys from every layer, bottom-up (see `writeThrough` for why). Failures are reported. */
+/** Deletes keys from every layer, bottom-up (see `writeThrough` for why). */
 export async function deleteThrough(
   rt: Runtime,
   keys: readonly string[],
   storeKeys: readonly string[],
 ): Promise<void> {
-  for (let i = rt.layers.length - 1; i >= 0; i--) {
-    try {
-      const result = deleteBatch(rt.layers[i]!, storeKeys)
-      if (isPromise(result)) await result
+  await bottomUp(rt, keys.length === 1 ? keys[0] : undefined, 'delete', (layer, i) => {
+    const result = deleteBatch(layer, storeKeys)
+    const count = () => {
       rt.stats.layers[i]!.deletes += storeKeys.length
-    } catch (error) {
-      rt.layerError(i, 'delete', keys.length === 1 ? keys[0] : undefined, error)
     }
-  }
+    return isPromise(result) ? result.then(count) : count()
+  })
 }
 
 function deleteBatch(layer: Layer, storeKeys: readonly string[]): unknown {
@@ -83,14 +144,7 @@ function deleteBatch(layer: Layer, storeKeys: readonly string[]): unknown {
   return Promise.all(storeKeys.map((storeKey) => layer.delete(storeKey)))
 }
 
-/** Clears every layer, bottom-up. Failures are reported. */
+/** Clears every layer, bottom-up. */
 export async function clearThrough(rt: Runtime): Promise<void> {
-  for (let i = rt.layers.length - 1; i >= 0; i--) {
-    try {
-      const result = rt.layers[i]!.clear()
-      if (isPromise(result)) await result
-    } catch (error) {
-      rt.layerError(i, 'clear', undefined, error)
-    }
-  }
+  await bottomUp(rt, undefined, 'clear', (layer) => layer.clear())
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { Entry } from '../core/entry.js'
+import type { LayerHealth } from './guard.js'
 
 /** A value, or a promise of it: layers in memory answer synchronously, remote ones do not. */
 export type MaybePromise<T> = T | Promise<T>
@@ -10,6 +11,11 @@ export interface LayerContext {
   readonly namespace: string
   /** The cache's clock; a layer that tracks expiry itself must use it. */
   readonly clock: Clock
+  /**
+   * Reports a failure the layer handled on its own (a lost connection, an opened circuit),
+   * so it reaches the cache's `error` event and counters.
+   */
+  report(operation: string, error: unknown, key?: string): void
 }
 
 /** One item of a batch write. */
@@ -30,8 +36,12 @@ export interface Layer {
   readonly name: string
   /** Called once by `createCache`. A layer may belong to one cache only. */
   bind?(context: LayerContext): void
-  /** The entry under `key`, or `undefined`. */
-  get(key: string): MaybePromise<Entry | undefined>
+  /**
+   * The entry under `key`, or `undefined`. `now`, when given, is the cache clock's current
+   * time, read once by the caller; a layer that checks expiry may use it instead of reading
+   * the clock again (reading time is a large share of an in-memory hit).
+   */
+  get(key: string, now?: number): MaybePromise<Entry | undefined>
   /** Stores `entry` under `key` for `ttlMs` milliseconds. */
   set(key: string, entry: Entry, ttlMs: number): MaybePromise<void>
   /** Removes `key`. Removing an absent key is not an error. */
@@ -46,6 +56,8 @@ export interface Layer {
   deleteMany?(keys: readonly string[]): MaybePromise<void>
   /** Releases what the layer created (never a client the user passed in). */
   close?(): MaybePromise<void>
+  /** The layer's health (circuit state, failures), for health checks. */
+  health?(): LayerHealth
 }
 
 /** True when a layer answered with a promise rather than a value. */

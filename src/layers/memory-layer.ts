@@ -97,10 +97,10 @@ export class MemoryLayer implements Layer {
     return this.#bytes
   }
 
-  get(key: string): Entry | undefined {
+  get(key: string, now: number = this.#clock.now()): Entry | undefined {
     const record = this.#lru.get(key)
     if (record === undefined) return undefined
-    if (record.expiresAt <= this.#clock.now()) {
+    if (record.expiresAt <= now) {
       this.#remove(key, record)
       return undefined
     }

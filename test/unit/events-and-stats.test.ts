@@ -76,8 +76,8 @@ describe('stats', () => {
       factoryRuns: 1,
       errors: 0,
       layers: {
-        l1: { hits: 1, misses: 3, sets: 1, deletes: 1, errors: 0 },
-        l2: { hits: 1, misses: 2, sets: 2, deletes: 1, errors: 0 },
+        l1: { hits: 1, misses: 3, sets: 1, deletes: 1, errors: 0, skipped: 0 },
+        l2: { hits: 1, misses: 2, sets: 2, deletes: 1, errors: 0, skipped: 0 },
       },
     })
   })
@@ -96,6 +96,7 @@ describe('stats', () => {
       sets: 0,
       deletes: 0,
       errors: 0,
+      skipped: 0,
     })
   })
 })

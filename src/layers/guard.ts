@@ -1,0 +1,276 @@
+import { type Clock, systemClock } from '../core/clock.js'
+import { type Duration, parseDuration } from '../core/durations.js'
+import { CacheError, describe, invalidOption, isValueError } from '../core/errors.js'
+import { checkObject } from '../core/validate.js'
+import type { LayerContext } from './layer.js'
+
+/** Circuit breaker settings: after `threshold` consecutive failures, skip the layer for `cooldown`. */
+export interface BreakerOptions {
+  /** Consecutive failures (errors or timeouts) that open the circuit. Default 5. */
+  threshold?: number
+  /** How long an open circuit skips the layer before one probe call is let through. Default '5s'. */
+  cooldown?: Duration
+}
+
+/** Options of {@link resilient} and of remote layers. */
+export interface ResilienceOptions {
+  /** Every call to the layer settles within this time; a late answer counts as a failure. Default '100ms'. */
+  timeout?: Duration
+  /** The circuit breaker, or `false` for none. */
+  breaker?: BreakerOptions | false
+  /** Keys whose write failed, remembered for repair; beyond this the whole namespace is repaired. Default 10,000. */
+  maxDirtyKeys?: number
+}
+
+/** The state of a guarded layer, for health checks. */
+export interface LayerHealth {
+  state: 'closed' | 'open' | 'half-open'
+  /** Consecutive failures so far. */
+  failures: number
+  /** Calls answered without touching the layer because the circuit was open. */
+  skipped: number
+  /** Keys whose last write failed and which are read as misses until repaired. */
+  dirtyKeys: number
+  /** Message of the last failure, if any. */
+  lastError?: string
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['timeout', 'breaker', 'maxDirtyKeys'])
+const BREAKER_KEYS: ReadonlySet<string> = new Set(['threshold', 'cooldown'])
+
+/** How a {@link Guard} repairs what failed writes may have left stale in its layer. */
+export interface Repairer {
+  deleteMany(keys: readonly string[]): unknown
+  clear(): unknown
+}
+
+/**
+ * Timeouts, a circuit breaker and repair of failed writes, for any store the cache cannot
+ * trust to answer: every call settles within `timeout`; `threshold` consecutive failures open
+ * the circuit, which skips the store (a dead store costs nothing per call) until a probe
+ * succeeds after `cooldown`. Keys whose write or delete failed or was skipped are "dirty":
+ * read as misses until the guard has deleted them from the store, once it answers again, so
+ * an outage never leaves an older value behind.
+ */
+export class Guard {
+  readonly name: string
+  readonly timeoutMs: number
+  readonly #threshold: number
+  readonly #cooldownMs: number
+  readonly #maxDirty: number
+  readonly #repairer: Repairer
+  #clock: Clock = systemClock
+  #report: LayerContext['report'] = () => {}
+  #failures = 0
+  #openUntil = 0
+  #probing = false
+  #skipped = 0
+  #lastError: string | undefined
+  #openError: CacheError | undefined
+  /** Dirty keys with the generation of their last failed write (a repair must not clear a newer mark). */
+  readonly #dirty = new Map<string, number>()
+  #generation = 0
+  #dirtyAll = false
+  #repairing = false
+
+  constructor(name: string, options: ResilienceOptions, repairer: Repairer) {
+    checkObject(options, `${name} options`, OPTION_KEYS)
+    this.name = name
+    this.#repairer = repairer
+    this.timeoutMs = parseDuration(options.timeout ?? 100, `${name}.timeout`)
+    if (this.timeoutMs <= 0) throw invalidOption(`${name}.timeout`, 'must be above 0')
+    const breaker =
+      options.breaker === false
+        ? false
+        : checkObject(options.breaker ?? {}, `${name}.breaker`, BREAKER_KEYS)
+    const threshold = breaker === false ? Number.POSITIVE_INFINITY : (breaker.threshold ?? 5)
+    if (breaker !== false && (!Number.isSafeInteger(threshold) || (threshold as number) < 1)) {
+      throw invalidOption(
+        `${name}.breaker.threshold`,
+        `must be a positive integer, got ${describe(threshold)}`,
+      )
+    }
+    this.#threshold = threshold as number
+    this.#cooldownMs =
+      breaker === false ? 0 : parseDuration(breaker.cooldown ?? '5s', `${name}.breaker.cooldown`)
+    const maxDirty = options.maxDirtyKeys ?? 10_000
+    if (!Number.isSafeInteger(maxDirty) || maxDirty < 0) {
+      throw invalidOption(
+        `${name}.maxDirtyKeys`,
+        `must be a non-negative integer, got ${describe(maxDirty)}`,
+      )
+    }
+    this.#maxDirty = maxDirty
+  }
+
+  bind(context: LayerContext): void {
+    this.#clock = context.clock
+    this.#report = context.report
+  }
+
+  health(): LayerHealth {
+    const state =
+      this.#openUntil === 0
+        ? 'closed'
+        : this.#probing || this.#clock.now() >= this.#openUntil
+          ? 'half-open'
+          : 'open'
+    const dirtyKeys = this.#dirtyAll ? Number.POSITIVE_INFINITY : this.#dirty.size
+    return {
+      state,
+      failures: this.#failures,
+      skipped: this.#skipped,
+      dirtyKeys,
+      lastError: this.#lastError,
+    }
+  }
+
+  /** Whether reads of `key` must miss until a failed write of it has been repaired. */
+  isDirty(key: string): boolean {
+    return this.#dirtyAll || (this.#dirty.size > 0 && this.#dirty.has(key))
+  }
+
+  /** A write or delete: when it fails (or is skipped), its keys turn dirty. */
+  async write(keys: readonly string[], operation: string, run: () => unknown): Promise<void> {
+    try {
+      await this.call(operation, keys.length === 1 ? keys[0] : undefined, run)
+      if (this.#dirty.size > 0) for (const key of keys) this.#dirty.delete(key)
+    } catch (error) {
+      if (!isValueError(error)) this.#markDirty(keys)
+      throw error
+    }
+  }
+
+  /** Clearing everything also repairs everything; a failed clear makes every key dirty. */
+  async clear(run: () => unknown): Promise<void> {
+    try {
+      await this.call('clear', undefined, run)
+      this.#dirty.clear()
+      this.#dirtyAll = false
+    } catch (error) {
+      this.#dirtyAll = true
+      throw error
+    }
+  }
+
+  /** Runs one call within the timeout, through the breaker. */
+  async call<T>(
+    operation: string,
+    key: string | undefined,
+    run: () => T | Promise<T>,
+  ): Promise<Awaited<T>> {
+    const probe = this.#admit()
+    let result: Awaited<T>
+    try {
+      result = await this.#withTimeout(operation, run)
+    } catch (error) {
+      if (probe) this.#probing = false
+      if (!isValueError(error)) this.#failed(operation, key, error)
+      throw error
+    }
+    if (probe) this.#probing = false
+    this.#succeeded()
+    return result
+  }
+
+  #markDirty(keys: readonly string[]): void {
+    if (this.#dirtyAll) return
+    const generation = ++this.#generation
+    for (const key of keys) this.#dirty.set(key, generation)
+    if (this.#dirty.size > this.#maxDirty) {
+      this.#dirty.clear()
+      this.#dirtyAll = true
+    }
+  }
+
+  /** Throws while the circuit is open; returns true when this call is the half-open probe. */
+  #admit(): boolean {
+    if (this.#openUntil === 0) return false
+    if (!this.#probing && this.#clock.now() >= this.#openUntil) {
+      this.#probing = true
+      return true
+    }
+    this.#skipped++
+    throw this.#openError!
+  }
+
+  #withTimeout<T>(operation: string, run: () => T | Promise<T>): Promise<Awaited<T>> {
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new CacheError(
+            'E_TIMEOUT',
+            `layercache: layer "${this.name}" did not answer ${operation} within ${this.timeoutMs}ms`,
+          ),
+        )
+      }, this.timeoutMs)
+      ;(timer as { unref?: () => void }).unref?.()
+      Promise.resolve()
+        .then(run)
+        .then(
+          (value) => {
+            clearTimeout(timer)
+            resolve(value as Awaited<T>)
+          },
+          (error) => {
+            clearTimeout(timer)
+            reject(error)
+          },
+        )
+    })
+  }
+
+  #failed(operation: string, key: string | undefined, error: unknown): void {
+    this.#lastError = error instanceof Error ? error.message : String(error)
+    this.#failures++
+    if (this.#failures < this.#threshold && this.#openUntil === 0) return
+    const wasClosed = this.#openUntil === 0
+    this.#openUntil = this.#clock.now() + this.#cooldownMs
+    this.#openError = new CacheError(
+      'E_CIRCUIT_OPEN',
+      `layercache: layer "${this.name}" is skipped after ${this.#failures} consecutive failures (last: ${this.#lastError})`,
+    )
+    if (wasClosed) {
+      const opened = new CacheError(
+        'E_LAYER',
+        `layercache: circuit of layer "${this.name}" opened for ${this.#cooldownMs}ms`,
+        {
+          cause: error,
+        },
+      )
+      this.#report(operation, opened, key)
+    }
+  }
+
+  #succeeded(): void {
+    this.#failures = 0
+    this.#openUntil = 0
+    if ((this.#dirty.size > 0 || this.#dirtyAll) && !this.#repairing) void this.#repair()
+  }
+
+  /** Deletes, from the store, what failed writes may have left stale there. */
+  async #repair(): Promise<void> {
+    this.#repairing = true
+    try {
+      while (this.#openUntil === 0 && (this.#dirtyAll || this.#dirty.size > 0)) {
+        if (this.#dirtyAll) {
+          await this.#withTimeout('clear', () => this.#repairer.clear())
+          this.#dirtyAll = false
+          this.#dirty.clear()
+          continue
+        }
+        const batch = [...this.#dirty].slice(0, 500)
+        await this.#withTimeout('repair', () =>
+          this.#repairer.deleteMany(batch.map(([key]) => key)),
+        )
+        for (const [key, generation] of batch) {
+          if (this.#dirty.get(key) === generation) this.#dirty.delete(key)
+        }
+      }
+    } catch (error) {
+      this.#failed('repair', undefined, error)
+    } finally {
+      this.#repairing = false
+    }
+  }
+}

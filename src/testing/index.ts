@@ -1,0 +1,2 @@
+export { ChaosLayer, type ChaosMode, type ChaosOptions, chaosLayer } from './chaos-layer.js'
+export { type LayerSuiteOptions, runLayerSuite, type SuiteRunner } from './layer-suite.js'
