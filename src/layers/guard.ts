@@ -125,39 +125,51 @@ export class Guard {
     }
   }
 
-  /** Whether reads of `key` must miss until a failed write of it has been repaired. */
+  /** Whether reads of `key` must miss until a failed write of it has been repaired (then a repair is kicked). */
   isDirty(key: string): boolean {
-    return this.#dirtyAll || (this.#dirty.size > 0 && this.#dirty.has(key))
+    if (!this.#dirtyAll && (this.#dirty.size === 0 || !this.#dirty.has(key))) return false
+    this.kick()
+    return true
   }
 
-  /** A write or delete: when it fails (or is skipped), its keys turn dirty. */
+  /** A write or delete: when it fails (or is skipped), its keys turn dirty; when it lands, clean. */
   async write(keys: readonly string[], operation: string, run: () => unknown): Promise<void> {
     try {
-      await this.call(operation, keys.length === 1 ? keys[0] : undefined, run)
-      if (this.#dirty.size > 0) for (const key of keys) this.#dirty.delete(key)
+      await this.call(operation, keys.length === 1 ? keys[0] : undefined, run, keys)
     } catch (error) {
       if (!isValueError(error)) this.#markDirty(keys)
       throw error
     }
   }
 
+  /**
+   * Starts repairing dirty keys if the circuit lets a call through (the repair may be the
+   * half-open probe). Reads that skip a dirty key call it, so a read-only workload heals too.
+   */
+  kick(): void {
+    if (!this.#repairing && (this.#openUntil === 0 || this.#clock.now() >= this.#openUntil))
+      void this.#repair()
+  }
+
   /** Clearing everything also repairs everything; a failed clear makes every key dirty. */
   async clear(run: () => unknown): Promise<void> {
+    const since = this.#generation
     try {
       await this.call('clear', undefined, run)
-      this.#dirty.clear()
-      this.#dirtyAll = false
+      if (this.#generation === since) this.#dirtyAll = false
+      for (const [key, generation] of this.#dirty) if (generation <= since) this.#dirty.delete(key)
     } catch (error) {
       this.#dirtyAll = true
       throw error
     }
   }
 
-  /** Runs one call within the timeout, through the breaker. */
+  /** Runs one call within the timeout, through the breaker. `written` keys are clean once it lands. */
   async call<T>(
     operation: string,
     key: string | undefined,
     run: () => T | Promise<T>,
+    written?: readonly string[],
   ): Promise<Awaited<T>> {
     const probe = this.#admit()
     let result: Awaited<T>
@@ -169,6 +181,7 @@ export class Guard {
       throw error
     }
     if (probe) this.#probing = false
+    if (written && this.#dirty.size > 0) for (const k of written) this.#dirty.delete(k)
     this.#succeeded()
     return result
   }
@@ -245,30 +258,37 @@ export class Guard {
   #succeeded(): void {
     this.#failures = 0
     this.#openUntil = 0
-    if ((this.#dirty.size > 0 || this.#dirtyAll) && !this.#repairing) void this.#repair()
+    if (this.#dirty.size > 0 || this.#dirtyAll) this.kick()
   }
 
-  /** Deletes, from the store, what failed writes may have left stale there. */
+  /**
+   * Deletes, from the store, what failed writes may have left stale there. Its calls go through
+   * `call`, so they respect the breaker and a failure stops the repair until the next kick.
+   */
   async #repair(): Promise<void> {
+    if (this.#repairing) return
     this.#repairing = true
     try {
-      while (this.#openUntil === 0 && (this.#dirtyAll || this.#dirty.size > 0)) {
+      while (this.#dirtyAll || this.#dirty.size > 0) {
+        const since = this.#generation
         if (this.#dirtyAll) {
-          await this.#withTimeout('clear', () => this.#repairer.clear())
-          this.#dirtyAll = false
-          this.#dirty.clear()
+          await this.call('repair', undefined, () => this.#repairer.clear())
+          // Keys marked dirty while the clear ran stay dirty; everything older is repaired.
+          if (this.#generation === since) this.#dirtyAll = false
+          for (const [key, generation] of this.#dirty)
+            if (generation <= since) this.#dirty.delete(key)
           continue
         }
         const batch = [...this.#dirty].slice(0, 500)
-        await this.#withTimeout('repair', () =>
+        await this.call('repair', undefined, () =>
           this.#repairer.deleteMany(batch.map(([key]) => key)),
         )
         for (const [key, generation] of batch) {
           if (this.#dirty.get(key) === generation) this.#dirty.delete(key)
         }
       }
-    } catch (error) {
-      this.#failed('repair', undefined, error)
+    } catch {
+      // `call` counted the failure (or the circuit is open); the next success kicks again.
     } finally {
       this.#repairing = false
     }
