@@ -21,6 +21,8 @@ export class RemoteLayer implements Layer {
   readonly #basePrefix: string
   #prefix = ''
   #report: LayerContext['report'] = () => {}
+  /** Deletions of unreadable keys still running; `close()` waits for them. */
+  readonly #pending = new Set<Promise<unknown>>()
 
   constructor(
     name: string,
@@ -104,6 +106,7 @@ export class RemoteLayer implements Layer {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled(this.#pending)
     await this.#store.close()
   }
 
@@ -116,7 +119,12 @@ export class RemoteLayer implements Layer {
     try {
       return this.#codec.decode(bytes, key, this.name)
     } catch (error) {
-      this.#store.delete([this.#prefix + key]).catch(() => {})
+      // Through the guard: bounded by its timeout, and a failed delete leaves the key dirty.
+      const deletion = this.#guard
+        .write([key], 'delete', () => this.#store.delete([this.#prefix + key]))
+        .catch(() => {})
+      this.#pending.add(deletion)
+      deletion.finally(() => this.#pending.delete(deletion))
       if (throwOnError) throw error
       this.#report('getMany', error, key)
       return undefined

@@ -182,6 +182,7 @@ export function runLayerSuite(options: LayerSuiteOptions): void {
 
     it('treats keys as opaque strings (no patterns, any characters)', async () => {
       await withLayer(async (layer) => {
+        // 200 characters is the longest key a cache hands its layers (it hashes longer ones).
         const keys = [
           'user:*',
           'a?c',
@@ -189,7 +190,7 @@ export function runLayerSuite(options: LayerSuiteOptions): void {
           'sp ace',
           'emoji 🚀',
           'back\\slash',
-          'k'.repeat(300),
+          'k'.repeat(200),
           'user:1',
         ]
         for (const [i, key] of keys.entries()) await layer.set(key, entry(i), 60_000)
