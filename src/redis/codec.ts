@@ -48,10 +48,13 @@ export class Codec {
   } as ConstructorParameters<typeof Packr>[0])
   readonly #compression: Compression | undefined
   readonly #maxValueBytes: number
+  /** The most a compressed value may inflate to; encode refuses what decode would refuse. */
+  readonly #maxInflated: number
 
   constructor(options: CodecOptions = {}) {
     this.#compression = options.compression
     this.#maxValueBytes = options.maxValueBytes ?? Number.POSITIVE_INFINITY
+    this.#maxInflated = Math.min(DEFAULT_MAX_INFLATED, this.#maxValueBytes * 64)
   }
 
   /** The stored bytes for `entry`. Throws `E_CODEC` or `E_VALUE_TOO_LARGE`, naming `key`. */
@@ -75,6 +78,12 @@ export class Codec {
       )
     }
     let flags = 0
+    if (this.#compression && body.length > this.#maxInflated) {
+      throw new CacheError(
+        'E_VALUE_TOO_LARGE',
+        `layercache: the value for key "${key}" is ${body.length} bytes before compression, above the ${this.#maxInflated} bytes a read may inflate (64 x maxValueBytes, at most 512 MB)`,
+      )
+    }
     if (this.#compression && body.length > this.#compression.threshold) {
       body = this.#compression.compress(body)
       flags |= FLAG_DEFLATE
@@ -115,8 +124,7 @@ export class Codec {
     if (flags & FLAG_DEFLATE) {
       if (!this.#compression) fail('compressed, but this layer has no compression configured')
       try {
-        const limit = Math.min(DEFAULT_MAX_INFLATED, this.#maxValueBytes * 64)
-        body = this.#compression!.decompress(body, limit)
+        body = this.#compression!.decompress(body, this.#maxInflated)
       } catch (error) {
         fail('decompression failed', error)
       }

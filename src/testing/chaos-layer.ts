@@ -68,7 +68,10 @@ export class ChaosLayer implements Layer {
       parseDuration(min, 'chaosLayer.latency'),
       parseDuration(max, 'chaosLayer.latency'),
     ]
-    this.#random = options.random ?? Math.random
+    const random = options.random ?? Math.random
+    if (typeof random !== 'function')
+      throw invalidOption('chaosLayer.random', `must be a function, got ${describe(random)}`)
+    this.#random = random
   }
 
   /** Number of calls hanging now. */

@@ -28,6 +28,7 @@ describe('policies', () => {
   it('merges tags of default, the named policy and the call into the entry', async () => {
     const l2 = new MapLayer('l2')
     const cache = createCache({
+      clock: manualClock(),
       layers: [memoryLayer(), l2],
       policies: { default: { tags: ['app'] }, users: { tags: ['users'] } },
     })
@@ -39,6 +40,7 @@ describe('policies', () => {
   it('applies per-layer TTLs by layer name', async () => {
     const l2 = new MapLayer('redis')
     const cache = createCache({
+      clock: manualClock(),
       layers: [memoryLayer(), l2],
       policies: { analytics: { ttl: '1h', layers: { memory: { ttl: '60s' } } } },
     })
@@ -54,6 +56,7 @@ describe('policies', () => {
   it('takes a random fraction of the TTL off with jitter, deterministic under an injected random', async () => {
     const l2 = new MapLayer('l2')
     const cache = createCache({
+      clock: manualClock(),
       layers: [memoryLayer(), l2],
       random: () => 0.5,
       policies: { spread: { ttl: '100s', jitter: 0.2 }, fixed: { ttl: '100s', jitter: '30s' } },
@@ -70,6 +73,7 @@ describe('policies', () => {
     const l2 = new MapLayer('l2')
     const draws = [0.99, 0]
     const cache = createCache({
+      clock: manualClock(),
       layers: [memoryLayer(), l2],
       random: () => draws.shift() ?? 0,
       policies: { p: { ttl: '10m', jitter: 0.5, layers: { l2: { ttl: '100s' } } } },
@@ -83,6 +87,7 @@ describe('policies', () => {
   it('spreads expiries of many keys written at once', async () => {
     const l2 = new MapLayer('l2')
     const cache = createCache({
+      clock: manualClock(),
       layers: [memoryLayer(), l2],
       policies: { default: { ttl: '1h', jitter: 0.1 } },
     })
