@@ -41,7 +41,6 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'random',
   'maxKeyLength',
   'throwOnLayerError',
-  'throwOnLayerError',
 ])
 const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/
 const LAYER_METHODS = ['get', 'set', 'delete', 'clear'] as const

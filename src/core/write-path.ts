@@ -57,7 +57,8 @@ class Failures {
 }
 
 /**
- * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn. Layers in
+ * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn. Work for a
+ * flight (`guard` given, i.e. `wrap`) always fails open, even with `throwOnLayerError`. Layers in
  * `detached` are not awaited: their writes finish in the background (tracked for `close()`),
  * though what they throw synchronously (a value that cannot be encoded) still aborts.
  */
@@ -82,7 +83,8 @@ async function bottomUp(
       failures.add(i, name, error)
     }
   }
-  failures.settle(name)
+  // A flight (wrap) has already produced its value: a layer's failure never costs the caller it.
+  if (!guard) failures.settle(name)
   return !guard?.invalidated
 }
 

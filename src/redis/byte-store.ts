@@ -11,6 +11,8 @@ export interface ByteItem {
  * namespacing, encoding and resilience on top; a store only talks to its backend.
  */
 export interface ByteStore {
+  /** Whether `clear(prefix)` is supported (it needs a store that can list its keys). */
+  readonly canClear: boolean
   get(key: string): Promise<Uint8Array | undefined>
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
   set(item: ByteItem): Promise<void>

@@ -78,14 +78,15 @@ export class Codec {
       )
     }
     let flags = 0
-    if (this.#compression && body.length > this.#maxInflated) {
+    const compress = this.#compression !== undefined && body.length > this.#compression.threshold
+    if (compress && body.length > this.#maxInflated) {
       throw new CacheError(
         'E_VALUE_TOO_LARGE',
         `layercache: the value for key "${key}" is ${body.length} bytes before compression, above the ${this.#maxInflated} bytes a read may inflate (64 x maxValueBytes, at most 512 MB)`,
       )
     }
-    if (this.#compression && body.length > this.#compression.threshold) {
-      body = this.#compression.compress(body)
+    if (compress) {
+      body = this.#compression!.compress(body)
       flags |= FLAG_DEFLATE
     }
     if (body.length > this.#maxValueBytes) {

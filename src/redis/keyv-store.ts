@@ -1,5 +1,4 @@
 import type Keyv from 'keyv'
-import { CacheError } from '../core/errors.js'
 import type { ByteItem, ByteStore } from './byte-store.js'
 
 /** Turns what a keyv store handed back into bytes (keyv 5 round-trips Buffers). */
@@ -23,6 +22,10 @@ export class KeyvByteStore implements ByteStore {
 
   constructor(keyv: Keyv) {
     this.keyv = keyv
+  }
+
+  get canClear(): boolean {
+    return typeof this.keyv.iterator === 'function'
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -52,15 +55,10 @@ export class KeyvByteStore implements ByteStore {
     else if (keys.length > 1) await this.keyv.delete([...keys])
   }
 
+  /** Needs `canClear`; the layer checks it before calling. */
   async clear(prefix: string): Promise<void> {
-    if (typeof this.keyv.iterator !== 'function') {
-      throw new CacheError(
-        'E_LAYER',
-        'layercache: this keyv store cannot list its keys, so clear() cannot remove one namespace',
-      )
-    }
     const doomed: string[] = []
-    for await (const [key] of this.keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>) {
+    for await (const [key] of this.keyv.iterator!(undefined) as AsyncGenerator<[string, unknown]>) {
       if (typeof key === 'string' && key.startsWith(prefix)) doomed.push(key)
       if (doomed.length >= 500) await this.delete(doomed.splice(0))
     }

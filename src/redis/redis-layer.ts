@@ -1,6 +1,6 @@
 import { createClient } from '@keyv/redis'
 import { type Duration, parseDuration } from '../core/durations.js'
-import { describe, invalidOption } from '../core/errors.js'
+import { CacheError, describe, invalidOption } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
 import type { LayerContext } from '../layers/layer.js'
 import type { Codec } from './codec.js'
@@ -69,7 +69,15 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   const codec = codecFor(options, 'redisLayer')
   const owned = client === undefined
   const redis: RedisClient = client ?? createFailFastClient(url!, connectTimeout)
-  return new RedisLayer(name, new RedisByteStore(redis, owned), codec, prefix, options, owned)
+  return new RedisLayer(
+    name,
+    new RedisByteStore(redis, owned),
+    codec,
+    prefix,
+    options,
+    owned,
+    connectTimeout,
+  )
 }
 
 function createFailFastClient(url: string, connectTimeout: number): RedisClient {
@@ -91,6 +99,7 @@ export class RedisLayer extends RemoteLayer {
   readonly client: RedisClient
   readonly #store: RedisByteStore
   readonly #owned: boolean
+  readonly #connectTimeoutMs: number
   #report: LayerContext['report'] = () => {}
   #connected = false
   #connecting: Promise<void> | undefined
@@ -102,16 +111,19 @@ export class RedisLayer extends RemoteLayer {
     prefix: string,
     options: RedisLayerOptions,
     owned: boolean,
+    connectTimeoutMs: number,
   ) {
     super(name, store, codec, prefix, resilienceOf(options))
     this.client = store.client
     this.#store = store
     this.#owned = owned
+    this.#connectTimeoutMs = connectTimeoutMs
   }
 
   override bind(context: LayerContext): void {
     super.bind(context)
     this.#report = context.report
+    this.#connected = this.client.isReady
     // node-redis emits 'error' for every failed (re)connection; an unlistened 'error' would
     // crash the process. Report only transitions, so an outage is one event, not a flood.
     this.client.on('error', (error: unknown) => {
@@ -121,16 +133,41 @@ export class RedisLayer extends RemoteLayer {
     this.client.on('ready', () => {
       this.#connected = true
     })
-    if (this.#owned && !this.client.isOpen) this.connect().catch(() => {})
+    if (this.#owned && !this.client.isOpen) this.#connectOnce().catch(() => {})
   }
 
   /**
-   * Resolves once the client is connected, or rejects when the first attempt fails. The layer
-   * works without awaiting it (calls fail open until Redis answers); await it at start-up to
-   * begin with a warm connection.
+   * Resolves once the client is connected; rejects when the first attempt fails or when it is
+   * not connected within `connectTimeout` (`E_TIMEOUT`; the client keeps retrying in the
+   * background). The layer works without awaiting it (calls fail open until Redis answers);
+   * await it at start-up to begin with a warm connection.
    */
   connect(): Promise<void> {
     if (this.client.isReady) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new CacheError(
+            'E_TIMEOUT',
+            `layercache: layer "${this.name}" did not connect within ${this.#connectTimeoutMs}ms`,
+          ),
+        )
+      }, this.#connectTimeoutMs)
+      ;(timer as { unref?: () => void }).unref?.()
+      this.#connectOnce().then(
+        () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  #connectOnce(): Promise<void> {
     if (!this.#connecting) {
       const connecting = this.client.connect().then(
         () => undefined,

@@ -27,6 +27,7 @@ function ttlArgs(ttlMs: number): { PX: number } | undefined {
  * UNLINK, and a namespace clear by SCAN + UNLINK in batches (never KEYS, never FLUSHDB).
  */
 export class RedisByteStore implements ByteStore {
+  readonly canClear = true
   readonly client: RedisClient
   readonly #binary: BinaryClient
   readonly #owned: boolean

@@ -1,4 +1,5 @@
 import type { Entry } from '../core/entry.js'
+import { CacheError, invalidOption } from '../core/errors.js'
 import { Guard, type LayerHealth, type ResilienceOptions } from '../layers/guard.js'
 import type { Layer, LayerContext, LayerSetItem } from '../layers/layer.js'
 import type { ByteItem, ByteStore } from './byte-store.js'
@@ -20,6 +21,7 @@ export class RemoteLayer implements Layer {
   readonly #guard: Guard
   readonly #basePrefix: string
   #prefix = ''
+  #bound = false
   #report: LayerContext['report'] = () => {}
   /** Deletions of unreadable keys still running; `close()` waits for them. */
   readonly #pending = new Set<Promise<unknown>>()
@@ -42,6 +44,14 @@ export class RemoteLayer implements Layer {
   }
 
   bind(context: LayerContext): void {
+    // Rebinding would silently move this layer's keys into another cache's namespace.
+    if (this.#bound) {
+      throw invalidOption(
+        'layers',
+        `layer "${this.name}" already belongs to another cache; create one per cache`,
+      )
+    }
+    this.#bound = true
     this.#prefix = `${this.#basePrefix}${context.namespace}:`
     this.#report = context.report
     this.#guard.bind(context)
@@ -102,6 +112,16 @@ export class RemoteLayer implements Layer {
   }
 
   clear(): Promise<void> {
+    // A store that cannot list its keys cannot clear one namespace: say so, and do not let
+    // the guard take the refusal for an outage (which would distrust every key for good).
+    if (!this.#store.canClear) {
+      return Promise.reject(
+        new CacheError(
+          'E_LAYER',
+          `layercache: layer "${this.name}" cannot clear one namespace: its store cannot list keys`,
+        ),
+      )
+    }
     return this.#guard.clear(() => this.#store.clear(this.#prefix))
   }
 

@@ -34,12 +34,13 @@ export function codecFor(options: RemoteLayerOptions, path: string): Codec {
       `must be false or { threshold }, got ${describe(compression)}`,
     )
   }
+  // Without compression the threshold is infinite: nothing is compressed, yet values that
+  // another instance (or an earlier configuration) compressed can still be read.
+  const threshold = compression
+    ? parseSize(compression.threshold ?? '1kb', `${path}.compression.threshold`)
+    : Number.POSITIVE_INFINITY
   return new Codec({
-    compression: compression
-      ? deflateCompression(
-          parseSize(compression.threshold ?? '1kb', `${path}.compression.threshold`),
-        )
-      : undefined,
+    compression: deflateCompression(threshold),
     maxValueBytes:
       maxValueBytes === undefined ? undefined : parseSize(maxValueBytes, `${path}.maxValueBytes`),
   })

@@ -35,8 +35,9 @@ function rate(value: unknown, path: string): number {
  * reject), so a test can prove that nothing is left pending.
  *
  * @example
- * const flaky = chaosLayer(redisLayer({ url }), { errorRate: 0.2, latency: ['1ms', '20ms'] })
- * flaky.mode = 'hang' // now every call hangs, as with a frozen server
+ * const flaky = chaosLayer(memoryLayer({ name: 'store' }), { errorRate: 0.2, latency: ['1ms', '20ms'] })
+ * const layer = resilient(flaky, { timeout: '50ms' }) // what your code would put in front of a store
+ * flaky.mode = 'hang' // now every call hangs, as with a frozen server; the guard times them out
  */
 export function chaosLayer(inner: Layer, options: ChaosOptions = {}): ChaosLayer {
   return new ChaosLayer(inner, options)

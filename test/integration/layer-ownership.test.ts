@@ -50,6 +50,64 @@ describe('a layer closes only what it created', () => {
   })
 })
 
+describe('connecting', () => {
+  it('rejects connect() within connectTimeout when nothing answers, and the cache still serves', async () => {
+    const closed = await startRedis({ control: true })
+    const url = closed.url
+    await closed.stop() // a loopback port where nothing listens
+    const layer = redisLayer({ url, connectTimeout: '200ms', timeout: '50ms' })
+    const cache = createCache({ layers: [memoryLayer(), layer] })
+    await expect(layer.connect()).rejects.toThrow(/did not connect within 200ms|ECONNREFUSED/)
+    expect(await cache.wrap('k', async () => 'from factory')).toBe('from factory')
+    await cache.close()
+    expect(layer.client.isOpen).toBe(false)
+  })
+})
+
+describe('a remote layer belongs to one cache', () => {
+  it('refuses to join a second cache, which would move its keys into another namespace', () => {
+    const layer = redisLayer({ url: server.url })
+    createCache({ namespace: 'shop', layers: [layer] })
+    expect(() => createCache({ namespace: 'blog', layers: [layer] })).toThrow(
+      /already belongs to another cache/,
+    )
+    layer.client.destroy()
+  })
+})
+
+describe('a keyv store that cannot list its keys', () => {
+  it('reports clear() as unsupported and keeps serving, instead of distrusting every key', async () => {
+    const map = new Map<string, unknown>()
+    // A minimal keyv store adapter with no iterator.
+    const store = {
+      opts: {},
+      namespace: undefined,
+      get: async (key: string) => map.get(key),
+      set: async (key: string, value: unknown) => {
+        map.set(key, value)
+        return true
+      },
+      delete: async (key: string) => map.delete(key),
+      clear: async () => map.clear(),
+      on: () => store,
+    }
+    const keyv = new Keyv({ store: store as never })
+    expect(typeof keyv.iterator).not.toBe('function')
+    const layer = keyvLayer(keyv, { name: 'flat' })
+    const cache = createCache({ layers: [layer] })
+    const errors: string[] = []
+    cache.on('error', (e) => errors.push((e.error as Error).message))
+    await cache.set('k', 'v')
+    await cache.clear()
+    expect(errors).toEqual([
+      'layercache: layer "flat" cannot clear one namespace: its store cannot list keys',
+    ])
+    expect(layer.health().dirtyKeys).toBe(0)
+    await cache.set('k2', 'v2')
+    expect(await cache.get('k2')).toBe('v2')
+  })
+})
+
 describe('keyv store failures reach the cache', () => {
   it('counts a failing store as a layer error instead of a silent miss', async () => {
     const store = new Map()

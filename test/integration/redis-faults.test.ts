@@ -96,7 +96,7 @@ describe('Redis killed mid-loop', () => {
   })
 
   it('uses Redis again after it restarts', async () => {
-    const { cache, redis } = await instance()
+    const { cache, redis, errors } = await instance()
     await server.kill()
     for (let i = 0; i < 5; i++) await cache.wrap(`down${i}`, async () => i)
     await server.restart()
@@ -104,6 +104,13 @@ describe('Redis killed mid-loop', () => {
     await cache.set('after', 'restart')
     const other = await instance(false)
     expect(await other.cache.get('after')).toBe('restart')
+    // The lost connection was reported once, though the layer connected before the cache existed.
+    expect(
+      errors.filter(
+        (e) =>
+          (e as Error).message?.includes('ECONNRESET') || (e as Error).message?.includes('closed'),
+      ).length,
+    ).toBeGreaterThan(0)
   })
 })
 

@@ -142,6 +142,23 @@ describe('redis layer through the cache', () => {
   })
 })
 
+describe('compression', () => {
+  it('compresses above the threshold, and a layer without compression still reads it', async () => {
+    const namespace = ns()
+    const writer = redisLayer({ url: server.url, timeout: '2s', compression: { threshold: '1kb' } })
+    const reader = redisLayer({ url: server.url, timeout: '2s' })
+    await Promise.all([writer.connect(), reader.connect()])
+    const a = createCache({ namespace, layers: [writer] })
+    const b = createCache({ namespace, layers: [reader] })
+    open.push(a, b)
+    const text = 'compressible '.repeat(1_000)
+    await a.set('big', text)
+    const stored = await writer.client.strLen(`${namespace}:big`)
+    expect(stored).toBeLessThan(text.length / 10)
+    expect(await b.get('big')).toBe(text)
+  })
+})
+
 describe('values Redis cannot hold', () => {
   it.each([
     ['a function', { handler: () => 1 }, 'contains a function'],

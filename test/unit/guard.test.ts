@@ -184,6 +184,20 @@ describe('throwOnLayerError', () => {
     expect(await cache.wrap('w', async () => 'ok')).toBe('ok')
   })
 
+  it('never makes wrap reject: its value is computed, a failed write costs the caller nothing', async () => {
+    const l2 = new MapLayer('l2')
+    l2.set = async () => {
+      throw new Error('write refused')
+    }
+    const cache = createCache({
+      layers: [memoryLayer({ name: 'l1' }), l2],
+      throwOnLayerError: true,
+    })
+    expect(await cache.wrap('k', async () => 'computed')).toBe('computed')
+    expect(cache.stats().layers.l2?.errors).toBe(1)
+    await expect(cache.set('k', 'v')).rejects.toMatchObject({ code: 'E_LAYER' })
+  })
+
   it('rejects a non-boolean', () => {
     expect(() => createCache({ throwOnLayerError: 'yes' as never })).toThrow('`throwOnLayerError`')
   })

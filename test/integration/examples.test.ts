@@ -2,15 +2,18 @@ import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedis } from '../helpers/redis-server.js'
 
 // Every examples/*.ts file runs as a child process, so examples cannot rot. New files are
-// picked up automatically; those listed below must also print the given lines.
+// picked up automatically; those listed below must also print the given lines. Examples get
+// REDIS_URL (a private redis-server, or REDIS_URL when set) and POSTGRES_URL.
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const examplesDir = join(root, 'examples')
 const tsx = join(root, 'node_modules', '.bin', 'tsx')
 const RUN_TIMEOUT_MS = 20_000
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
 
 const expectedOutput: Record<string, readonly string[]> = {
   'quickstart.ts': [
@@ -37,6 +40,36 @@ const expectedOutput: Record<string, readonly string[]> = {
     "t=10s get('not-cached') -> undefined (miss)",
     `t=36500d get('forever') -> "value" (hit in memory)`,
   ],
+  'redis.ts': [
+    '[A] miss order:7',
+    '[B] hit order:7 in redis',
+    'database queries: 1',
+    'placedAt is a Date: true (2024-02-29T12:00:00.000Z)',
+    'lines is a Map: true (book x2)',
+    'totalCents is a bigint: true (12345678901234567890)',
+    '[B] hit order:7 in memory',
+    'Redis key: redis-example:order:7',
+    'health: state=closed failures=0 skipped=0 dirtyKeys=0',
+    "B's redis layer: hits=1 sets=0 errors=0",
+    'caches closed',
+  ],
+  'three-layers.ts': [
+    '1. set writes every layer\n  held by: memory, redis, postgres',
+    '2. Delete it from memory and Redis only, through the layer objects\n  held by: postgres',
+    '3. Read it: Postgres answers, and fills Redis and memory again\n' +
+      '  served by: postgres (revenueCents: 98765432109876)\n' +
+      '  back in Redis: true\n' +
+      '  held by: memory, redis, postgres',
+    '4. Read it again: memory answers\n  served by: memory',
+    'after delete, held by: none',
+    'cache closed, keyv disconnected',
+  ],
+}
+
+/** Examples that need services, and the variables without which they must refuse to run. */
+const needs: Record<string, readonly string[]> = {
+  'redis.ts': ['REDIS_URL'],
+  'three-layers.ts': ['REDIS_URL', 'POSTGRES_URL'],
 }
 
 interface Run {
@@ -48,12 +81,12 @@ interface Run {
   stderr: string
 }
 
-function runExample(file: string): Promise<Run> {
+function runExample(file: string, env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolvePromise) => {
     execFile(
       tsx,
       [join(examplesDir, file)],
-      { cwd: root, timeout: RUN_TIMEOUT_MS, env: { ...process.env, NO_COLOR: '1' } },
+      { cwd: root, timeout: RUN_TIMEOUT_MS, env: { ...env, NO_COLOR: '1' } },
       (error, stdout, stderr) => {
         const failure = error as
           | (Error & { code?: number | string | null; killed?: boolean })
@@ -73,21 +106,51 @@ const files = readdirSync(examplesDir)
   .filter((name) => name.endsWith('.ts'))
   .sort()
 
+let redis: RedisServer
+let serviceEnv: NodeJS.ProcessEnv
+
+beforeAll(async () => {
+  redis = await startRedis()
+  serviceEnv = { ...process.env, REDIS_URL: redis.url, POSTGRES_URL }
+})
+
+afterAll(async () => {
+  await redis?.stop()
+})
+
 describe('examples', () => {
   it('include every example with expected output', () => {
-    for (const name of Object.keys(expectedOutput)) expect(files).toContain(name)
+    for (const name of [...Object.keys(expectedOutput), ...Object.keys(needs)]) {
+      expect(files).toContain(name)
+    }
   })
 
   for (const file of files) {
     it(`${file} exits 0 and prints what it shows`, {
       timeout: RUN_TIMEOUT_MS + 5_000,
     }, async () => {
-      const run = await runExample(file)
+      const run = await runExample(file, serviceEnv)
       const why = run.timedOut ? `timed out after ${RUN_TIMEOUT_MS} ms` : `stderr:\n${run.stderr}`
       expect(run.code, `exit code of ${file}; ${why}`).toBe(0)
       for (const text of expectedOutput[file] ?? []) {
         expect(run.stdout, `output of ${file}`).toContain(text)
       }
     })
+  }
+
+  for (const [file, variables] of Object.entries(needs)) {
+    for (const variable of variables) {
+      it(`${file} without ${variable} exits 1 and says what it needs`, {
+        timeout: RUN_TIMEOUT_MS + 5_000,
+      }, async () => {
+        const env = { ...serviceEnv }
+        delete env[variable]
+        const run = await runExample(file, env)
+        expect(run.code, `exit code of ${file} without ${variable}`).toBe(1)
+        expect(run.stderr, `message of ${file} without ${variable}`).toMatch(
+          new RegExp(`needs .*: set .*${variable}`),
+        )
+      })
+    }
   }
 })
