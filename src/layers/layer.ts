@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { Entry } from '../core/entry.js'
+import { type CacheError, invalidOption } from '../core/errors.js'
 import type { LayerHealth } from './guard.js'
 
 /** A value, or a promise of it: layers in memory answer synchronously, remote ones do not. */
@@ -63,4 +64,12 @@ export interface Layer {
 /** True when a layer answered with a promise rather than a value. */
 export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function'
+}
+
+/** The error for a layer handed to a second cache (each layer belongs to one). */
+export function boundTwice(name: string): CacheError {
+  return invalidOption(
+    'layers',
+    `layer "${name}" already belongs to another cache; create one per cache`,
+  )
 }

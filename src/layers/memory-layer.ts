@@ -4,7 +4,7 @@ import { parseSize, type Size } from '../core/durations.js'
 import type { Entry } from '../core/entry.js'
 import { describe, invalidOption } from '../core/errors.js'
 import { checkName, checkObject } from '../core/validate.js'
-import type { Layer, LayerContext } from './layer.js'
+import { boundTwice, type Layer, type LayerContext } from './layer.js'
 import { estimateSize } from './size-of.js'
 
 /** Options of {@link memoryLayer}. */
@@ -77,12 +77,7 @@ export class MemoryLayer implements Layer {
   }
 
   bind(context: LayerContext): void {
-    if (this.#bound) {
-      throw invalidOption(
-        'layers',
-        `layer "${this.name}" already belongs to another cache; create one per cache`,
-      )
-    }
+    if (this.#bound) throw boundTwice(this.name)
     this.#bound = true
     this.#clock = context.clock
   }

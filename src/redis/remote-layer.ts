@@ -1,7 +1,7 @@
 import type { Entry } from '../core/entry.js'
-import { CacheError, invalidOption } from '../core/errors.js'
+import { CacheError } from '../core/errors.js'
 import { Guard, type LayerHealth, type ResilienceOptions } from '../layers/guard.js'
-import type { Layer, LayerContext, LayerSetItem } from '../layers/layer.js'
+import { boundTwice, type Layer, type LayerContext, type LayerSetItem } from '../layers/layer.js'
 import type { ByteItem, ByteStore } from './byte-store.js'
 import type { Codec } from './codec.js'
 
@@ -45,12 +45,7 @@ export class RemoteLayer implements Layer {
 
   bind(context: LayerContext): void {
     // Rebinding would silently move this layer's keys into another cache's namespace.
-    if (this.#bound) {
-      throw invalidOption(
-        'layers',
-        `layer "${this.name}" already belongs to another cache; create one per cache`,
-      )
-    }
+    if (this.#bound) throw boundTwice(this.name)
     this.#bound = true
     this.#prefix = `${this.#basePrefix}${context.namespace}:`
     this.#report = context.report
