@@ -1,36 +1,45 @@
 import { isPromise, type Layer } from '../layers/layer.js'
-import type { CallOptions, PolicyBook } from './call-options.js'
-import type { Clock } from './clock.js'
+import { checkTags } from '../tags/tag-names.js'
+import type { InvalidationMode } from '../tags/tag-store.js'
+import type { CallOptions } from './call-options.js'
+import {
+  type Computation,
+  computeAndStore,
+  type Factory,
+  stamp,
+  type TagsOf,
+  tagsBefore,
+} from './compute.js'
 import type { Entry } from './entry.js'
 import { CacheError, describe, invalidOption } from './errors.js'
-import { type CacheEventName, type CacheListener, Emitter } from './events.js'
+import type { CacheEventName, CacheListener } from './events.js'
 import { toStoreKey } from './keys.js'
 import { applyJitter } from './policies.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
 import { FlightTable } from './single-flight.js'
-import { type CacheStats, StatsCounter } from './stats.js'
+import type { CacheStats } from './stats.js'
 import { buildEntry, clearThrough, deleteThrough, writeThrough } from './write-path.js'
 
-/** Computes a value on a miss. It may return the value or a promise of it. */
-export type Factory<T> = () => T | Promise<T>
+export type { Factory, TagsOf } from './compute.js'
 
-/** Everything a cache is built from, after `createCache` validated it. */
-export interface CacheConfig {
-  namespace: string
-  layers: readonly Layer[]
-  policies: PolicyBook
-  clock: Clock
-  random: () => number
-  maxKeyLength: number
-  throwOnLayerError: boolean
+/** Options of `wrap`: a call's options, where `tags` may also be a function of the computed value. */
+export interface WrapOptions<T> extends Omit<CallOptions, 'tags'> {
+  /** Tags for the entry, or a function of the value returning them (recorded once it exists). */
+  tags?: readonly string[] | TagsOf<T>
+}
+
+/** Options of `invalidateTags` and `invalidatePrefix`. */
+export interface InvalidateOptions {
+  /** `'expire'` (default): never served fresh again. `'stale'`: served stale while one refresh runs. */
+  mode?: InvalidationMode
 }
 
 const noop = () => {}
 
 /**
  * A multi-level cache. Create one with {@link createCache}; it orchestrates its layers and owns
- * all of its state (flights, counters, listeners): nothing is shared between instances.
+ * all of its state (flights, counters, tag state, listeners): nothing is shared between instances.
  */
 export class Cache {
   /** The namespace isolating this cache's keys in shared layers. */
@@ -40,51 +49,21 @@ export class Cache {
   readonly #maxKeyLength: number
   readonly #flights = new FlightTable<unknown>()
   readonly #reads = new FlightTable<Hit | undefined>()
-  readonly #pending = new Set<Promise<unknown>>()
+  readonly #pending: Set<Promise<unknown>>
   #closed = false
 
   /** @internal Use {@link createCache}. */
-  constructor(config: CacheConfig) {
-    this.namespace = config.namespace
-    this.#top = config.layers[0]!
-    this.#maxKeyLength = config.maxKeyLength
-    const layerNames = config.layers.map((layer) => layer.name)
-    const stats = new StatsCounter(layerNames)
-    const events = new Emitter(() => stats.errors++)
-    const pending = this.#pending
-    this.#rt = {
-      layers: config.layers,
-      layerNames,
-      clock: config.clock,
-      random: config.random,
-      stats,
-      events,
-      policies: config.policies,
-      epoch: 0,
-      throwOnLayerError: config.throwOnLayerError,
-      layerError(layer, operation, key, error) {
-        if ((error as CacheError | undefined)?.code === 'E_CIRCUIT_OPEN') {
-          stats.layers[layer]!.skipped++
-          return
-        }
-        stats.errors++
-        stats.layers[layer]!.errors++
-        if (events.has('error'))
-          events.emit('error', { error, operation, key, layer: layerNames[layer] })
-      },
-      background(work) {
-        pending.add(work)
-        work.finally(() => pending.delete(work))
-      },
-    }
-    const rt = this.#rt
-    config.layers.forEach((layer, i) => {
-      layer.bind?.({
-        namespace: config.namespace,
-        clock: config.clock,
-        report: (operation, error, key) => rt.layerError(i, operation, key, error),
-      })
-    })
+  constructor(
+    namespace: string,
+    rt: Runtime,
+    maxKeyLength: number,
+    pending: Set<Promise<unknown>>,
+  ) {
+    this.namespace = namespace
+    this.#rt = rt
+    this.#top = rt.layers[0]!
+    this.#maxKeyLength = maxKeyLength
+    this.#pending = pending
   }
 
   /** Names of the layers, top (fastest) first. */
@@ -100,49 +79,78 @@ export class Cache {
   /**
    * The cached value for `key`, or `undefined`. Reads layers top-down; a hit in a lower layer
    * is copied into the layers above it. Concurrent reads of one key share one lower-layer read.
+   * An entry whose tags were invalidated in `stale` mode is returned (and counted as stale).
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const storeKey = this.#storeKey(key, 'get')
-    const now = this.#rt.clock.now()
+    const rt = this.#rt
+    const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (isPromise(top)) return this.#getSlow(key, storeKey, 0, top)
-    if (isFreshFor(top, key, storeKey, now)) {
-      this.#rt.stats.layers[0]!.hits++
+    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
+      rt.stats.layers[0]!.hits++
       return this.#hit(0, key, top) as T
     }
-    this.#rt.stats.layers[0]!.misses++
-    return this.#getSlow(key, storeKey, 1, undefined)
+    return this.#getSlow(key, storeKey, top)
   }
 
   /** Whether some layer holds a fresh value for `key` (without copying it upwards). */
   async has(key: string): Promise<boolean> {
     const storeKey = this.#storeKey(key, 'has')
-    return (await readThrough(this.#rt, key, storeKey, 0, { invalidated: true })) !== undefined
+    const hit = await readThrough(this.#rt, key, storeKey, { invalidated: true })
+    return hit !== undefined && !hit.stale
   }
 
   /**
    * The value for `key` from the cache, or from `factory` on a miss, which is then written to
    * every layer. Concurrent misses of one key in this process run `factory` once and share its
-   * value or its error; a rejected factory is not cached, nor is `undefined`.
+   * value or its error; a rejected factory is not cached, nor is `undefined`. A factory that
+   * was running when one of the entry's tags was invalidated has its value returned, not stored.
    *
    * @example
-   * const user = await cache.wrap(`user:${id}`, () => db.users.find(id), { policy: 'users' })
+   * const user = await cache.wrap(`user:${id}`, () => db.users.find(id), { policy: 'users', tags: [`user:${id}`] })
    */
-  async wrap<T>(key: string, factory: Factory<T>, options?: CallOptions): Promise<T> {
+  async wrap<T>(key: string, factory: Factory<T>, options?: WrapOptions<T>): Promise<T> {
     const storeKey = this.#storeKey(key, 'wrap')
     if (typeof factory !== 'function') {
       throw invalidOption('wrap factory', `must be a function, got ${describe(factory)}`)
     }
-    if (options !== undefined) this.#rt.policies.check(options, 'wrap options')
-    const now = this.#rt.clock.now()
+    const rt = this.#rt
+    if (options !== undefined) rt.policies.check(options as CallOptions, 'wrap options')
+    const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (isPromise(top)) return this.#wrapSlow(key, storeKey, factory, options, 0, top)
-    if (isFreshFor(top, key, storeKey, now)) {
-      this.#rt.stats.layers[0]!.hits++
+    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
+      rt.stats.layers[0]!.hits++
       return this.#hit(0, key, top) as T
     }
-    this.#rt.stats.layers[0]!.misses++
-    return this.#wrapSlow(key, storeKey, factory, options, 1, undefined)
+    return this.#wrapSlow(key, storeKey, factory, options, top)
+  }
+
+  /** The miss path of `wrap`, apart so that the hit path allocates no closure context. */
+  async #wrapSlow<T>(
+    key: string,
+    storeKey: string,
+    factory: Factory<T>,
+    options: WrapOptions<T> | undefined,
+    top: Entry | undefined | Promise<Entry | undefined>,
+  ): Promise<T> {
+    const rt = this.#rt
+    const job = this.#job(key, storeKey, factory, options)
+    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
+    const value = await this.#flights.run(storeKey, async (flight) => {
+      // A layer that failed to answer this read is written in the background, so an outage
+      // costs a cold call one timeout, not two.
+      const failed = new Set<number>()
+      const hit = await readThrough(rt, key, storeKey, flight, { answer: top }, failed)
+      if (hit) {
+        if (hit.stale) this.#refresh(job)
+        return this.#hit(hit.layer, key, hit.entry, hit.stale)
+      }
+      this.#miss(key)
+      const { value, stored } = await computeAndStore(rt, job, flight, failed)
+      if (stored) this.#wrote(key)
+      return value
+    })
+    return value as T
   }
 
   /** Writes `value` to every layer under `key`, each with its own TTL from the policy. */
@@ -150,6 +158,8 @@ export class Cache {
     const storeKey = this.#storeKey(key, 'set')
     const rt = this.#rt
     const policy = rt.policies.resolve(options, 'set options')
+    const tags = tagsBefore(rt, key, policy)
+    const versions = tags.length > 0 ? await rt.tags.capture(tags) : []
     const now = rt.clock.now()
     const jitter = rt.random()
     const entry = buildEntry(
@@ -161,9 +171,12 @@ export class Cache {
       now,
       applyJitter(policy, policy.ttl, jitter),
     )
+    stamp(entry, tags, versions)
+    const retained = rt.tags.retain(tags, entry.staleUntil - now)
     await this.#mutate([storeKey], async () => {
       await writeThrough(rt, key, storeKey, entry, policy, jitter)
     })
+    await retained
     this.#wrote(key)
   }
 
@@ -187,8 +200,33 @@ export class Cache {
     const hits = await readMany(this.#rt, keys, storeKeys)
     return hits.map(
       (hit, i) =>
-        (hit ? this.#hit(hit.layer, keys[i]!, hit.entry) : this.#miss(keys[i]!)) as T | undefined,
+        (hit ? this.#hit(hit.layer, keys[i]!, hit.entry, hit.stale) : this.#miss(keys[i]!)) as
+          | T
+          | undefined,
     )
+  }
+
+  /**
+   * Invalidates every entry carrying any of `tags`, in every policy and layer, at a cost that
+   * does not depend on how many entries carry them (one counter per tag moves). Once this
+   * resolves, reads on this instance never return a value computed before it.
+   *
+   * @example
+   * await db.users.update(42, patch)
+   * await cache.invalidateTags(['user:42'])
+   */
+  async invalidateTags(tags: readonly string[], options: InvalidateOptions = {}): Promise<void> {
+    this.#checkOpen('invalidateTags')
+    await this.#invalidate(checkTags(tags, 'invalidateTags tags'), options, 'invalidateTags')
+  }
+
+  /**
+   * Invalidates every key under a key prefix: `invalidatePrefix('analytics:student:456')`
+   * reaches `analytics:student:456:*`. Same O(1) cost as a tag: no scan, no key list.
+   */
+  async invalidatePrefix(prefix: string, options: InvalidateOptions = {}): Promise<void> {
+    this.#checkOpen('invalidatePrefix')
+    await this.#invalidate([this.#rt.prefixes.tagFor(prefix)], options, 'invalidatePrefix')
   }
 
   /** Removes every entry of this cache's namespace from every layer. */
@@ -239,56 +277,69 @@ export class Cache {
   async #getSlow<T>(
     key: string,
     storeKey: string,
-    start: number,
-    first: Promise<Entry | undefined> | undefined,
+    top: Entry | undefined | Promise<Entry | undefined>,
   ) {
-    first?.catch(noop) // a joined flight never awaits it
-    const hit =
-      start < this.#rt.layers.length
-        ? await this.#reads.run(storeKey, (flight) =>
-            readThrough(this.#rt, key, storeKey, start, flight, first),
-          )
-        : undefined
-    return (hit ? this.#hit(hit.layer, key, hit.entry) : this.#miss(key)) as T | undefined
+    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
+    const hit = await this.#reads.run(storeKey, (flight) =>
+      readThrough(this.#rt, key, storeKey, flight, { answer: top }),
+    )
+    return (hit ? this.#hit(hit.layer, key, hit.entry, hit.stale) : this.#miss(key)) as
+      | T
+      | undefined
   }
 
-  #wrapSlow<T>(
+  #job<T>(
     key: string,
     storeKey: string,
     factory: Factory<T>,
-    options: CallOptions | undefined,
-    start: number,
-    first: Promise<Entry | undefined> | undefined,
-  ): Promise<T> {
-    first?.catch(noop)
+    options: WrapOptions<T> | undefined,
+  ): Computation<T> {
+    const tags = options?.tags
+    if (typeof tags !== 'function') {
+      const policy = this.#rt.policies.resolve(options as CallOptions | undefined, 'wrap options')
+      return { key, storeKey, factory, policy }
+    }
+    const { tags: _, ...rest } = options!
+    const policy = this.#rt.policies.resolve(rest, 'wrap options')
+    return { key, storeKey, factory, policy, tagsOf: tags }
+  }
+
+  /** Recomputes an entry served stale, once (joining a refresh already running), in the background. */
+  #refresh<T>(job: Computation<T>): void {
     const rt = this.#rt
-    const policy = rt.policies.resolve(options, 'wrap options')
-    return this.#flights.run(storeKey, async (flight) => {
-      // A layer that failed to answer this read is written in the background, so an outage
-      // costs a cold call one timeout, not two.
-      const failed = new Set<number>()
-      const hit = await readThrough(rt, key, storeKey, start, flight, first, failed)
-      if (hit) return this.#hit(hit.layer, key, hit.entry)
-      this.#miss(key)
-      rt.stats.factoryRuns++
-      const startedAt = rt.clock.now()
-      const value = await factory()
-      if (value === undefined) return value
-      const now = rt.clock.now()
-      const jitter = rt.random()
-      const entry = buildEntry(
-        value,
-        policy,
-        key,
-        storeKey,
-        startedAt,
-        now,
-        applyJitter(policy, policy.ttl, jitter),
-      )
-      if (await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed))
-        this.#wrote(key)
+    if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key })
+    const refresh = this.#flights.run(job.storeKey, async (flight) => {
+      const { value, stored } = await computeAndStore(rt, job, flight, new Set())
+      if (stored) this.#wrote(job.key)
       return value
-    }) as Promise<T>
+    })
+    rt.background(refresh.catch((error: unknown) => rt.layerError(-1, 'refresh', job.key, error)))
+  }
+
+  async #invalidate(
+    tags: readonly string[],
+    options: InvalidateOptions,
+    operation: string,
+  ): Promise<void> {
+    const mode = options.mode ?? 'expire'
+    if (mode !== 'expire' && mode !== 'stale') {
+      throw invalidOption(
+        `${operation} options.mode`,
+        `must be 'expire' or 'stale', got ${describe(mode)}`,
+      )
+    }
+    if (tags.length === 0) return
+    try {
+      await this.#rt.tags.bump(tags, mode)
+    } catch (error) {
+      throw new CacheError(
+        'E_LAYER',
+        `layercache: ${operation} could not move its tags in the tag store`,
+        { cause: error },
+      )
+    }
+    this.#rt.stats.invalidations += tags.length
+    if (this.#rt.events.has('invalidate')) this.#rt.events.emit('invalidate', { tags, mode })
   }
 
   /** The top layer's answer; a layer that throws synchronously counts as a miss there. */
@@ -310,15 +361,15 @@ export class Cache {
     storeKeys: readonly string[] | undefined,
     operation: () => Promise<void>,
   ): Promise<void> {
-    this.#invalidate(storeKeys)
+    this.#invalidateFlights(storeKeys)
     try {
       await operation()
     } finally {
-      this.#invalidate(storeKeys)
+      this.#invalidateFlights(storeKeys)
     }
   }
 
-  #invalidate(storeKeys: readonly string[] | undefined): void {
+  #invalidateFlights(storeKeys: readonly string[] | undefined): void {
     this.#rt.epoch++
     if (storeKeys === undefined) {
       this.#flights.invalidateAll()
@@ -332,9 +383,13 @@ export class Cache {
   }
 
   /** Counts a hit (per-layer counters are kept by the read paths) and returns the value. */
-  #hit(layer: number, key: string, entry: Entry): unknown {
+  #hit(layer: number, key: string, entry: Entry, stale = false): unknown {
     const { stats, events } = this.#rt
     stats.hits++
+    if (stale) {
+      stats.stale++
+      if (events.has('stale')) events.emit('stale', { key, layer: this.#rt.layerNames[layer]! })
+    }
     if (events.has('hit')) events.emit('hit', { key, layer: this.#rt.layerNames[layer]! })
     return entry.value
   }
@@ -357,8 +412,9 @@ export class Cache {
 
   #storeKeys(keys: readonly string[], operation: string): string[] {
     this.#checkOpen(operation)
-    if (!Array.isArray(keys))
+    if (!Array.isArray(keys)) {
       throw invalidOption(`${operation} keys`, `must be an array of keys, got ${describe(keys)}`)
+    }
     return keys.map((key) => toStoreKey(key, this.#maxKeyLength))
   }
 

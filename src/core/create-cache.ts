@@ -1,11 +1,16 @@
 import type { Layer } from '../layers/layer.js'
 import { memoryLayer } from '../layers/memory-layer.js'
+import { Prefixes, type PrefixOptions } from '../tags/tag-names.js'
+import { TagState } from '../tags/tag-state.js'
+import { MemoryTagStore } from '../tags/tag-store.js'
 import { Cache } from './cache.js'
 import { PolicyBook } from './call-options.js'
 import { type Clock, systemClock } from './clock.js'
+import { type Duration, parseDuration } from './durations.js'
 import { describe, invalidOption } from './errors.js'
 import { DEFAULT_MAX_KEY_LENGTH } from './keys.js'
 import type { PolicyOptions } from './policies.js'
+import { createRuntime, type Runtime } from './runtime.js'
 import { checkObject } from './validate.js'
 
 /** Options of {@link createCache}. Every field is optional. */
@@ -31,6 +36,18 @@ export interface CacheOptions {
    * and the call succeeds on the layers that answered. Reads and `wrap` always fail open.
    */
   throwOnLayerError?: boolean
+  /**
+   * How keys split into prefixes for `invalidatePrefix` (default: segments separated by ':',
+   * eight deep), or `false` to track no prefixes.
+   */
+  prefixes?: PrefixOptions | false
+  /**
+   * How long this instance trusts the tag versions it read from a shared tag store (a layer
+   * such as Redis that keeps tags) before reading them again: another instance's invalidation
+   * is seen here within this time at the latest. Default '1s'. Without a shared store, tag
+   * state lives in this process and is always current.
+   */
+  tagTrust?: Duration
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -41,6 +58,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'random',
   'maxKeyLength',
   'throwOnLayerError',
+  'prefixes',
+  'tagTrust',
 ])
 const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/
 const LAYER_METHODS = ['get', 'set', 'delete', 'clear'] as const
@@ -121,5 +140,45 @@ export function createCache(options: CacheOptions = {}): Cache {
     options.policies,
     layers.map((layer) => layer.name),
   )
-  return new Cache({ namespace, layers, policies, clock, random, maxKeyLength, throwOnLayerError })
+  const prefixes = new Prefixes(options.prefixes)
+  const trustMs = parseDuration(options.tagTrust ?? '1s', 'tagTrust')
+  const pending = new Set<Promise<unknown>>()
+  const rt = createRuntime(
+    {
+      layers,
+      clock,
+      random,
+      policies,
+      prefixes,
+      throwOnLayerError,
+      tags: (rt) => tagStateFor(layers, clock, trustMs, rt),
+    },
+    pending,
+  )
+  layers.forEach((layer, i) => {
+    layer.bind?.({
+      namespace,
+      clock,
+      report: (operation, error, key) => rt.layerError(i, operation, key, error),
+    })
+  })
+  return new Cache(namespace, rt, maxKeyLength, pending)
+}
+
+/**
+ * Tag versions live in the first layer that keeps tags for every instance sharing it (Redis),
+ * trusted here for `trustMs`; without one, in this process, where they are always current.
+ */
+function tagStateFor(
+  layers: readonly Layer[],
+  clock: Clock,
+  trustMs: number,
+  rt: Runtime,
+): TagState {
+  const index = layers.findIndex((layer) => typeof layer.tagStore === 'function')
+  const report = (operation: string, error: unknown) =>
+    rt.layerError(index, operation, undefined, error)
+  if (index === -1)
+    return new TagState(new MemoryTagStore(clock), clock, Number.POSITIVE_INFINITY, report)
+  return new TagState(layers[index]!.tagStore!(), clock, trustMs, report)
 }

@@ -4,6 +4,12 @@ export interface CacheEvents {
   hit: { key: string; layer: string }
   /** No layer had a fresh value. */
   miss: { key: string }
+  /** A value was served stale (its tags were invalidated in `stale` mode); a refresh follows in `wrap`. */
+  stale: { key: string; layer: string }
+  /** A background refresh of a stale entry started. */
+  refresh: { key: string }
+  /** Tags (or a prefix, as the tag `#p:<prefix>`) were invalidated. */
+  invalidate: { tags: readonly string[]; mode: 'expire' | 'stale' }
   /** A value was written through the layers. */
   set: { key: string }
   /** A key was deleted. */

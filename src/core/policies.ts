@@ -1,6 +1,7 @@
+import { checkTags } from '../tags/tag-names.js'
 import { type Duration, parseDuration } from './durations.js'
 import { describe, invalidOption } from './errors.js'
-import { checkName, checkObject } from './validate.js'
+import { checkObject } from './validate.js'
 
 /** Options that apply to one layer only. */
 export interface LayerPolicyOptions {
@@ -77,12 +78,7 @@ function parseJitter(value: unknown, path: string): { fraction: number; ms: numb
 
 function parseTags(value: unknown, path: string): readonly string[] {
   if (value === undefined) return []
-  if (!Array.isArray(value))
-    throw invalidOption(path, `must be an array of strings, got ${describe(value)}`)
-  value.forEach((tag, i) => {
-    checkName(tag, `${path}[${i}]`)
-  })
-  return value as string[]
+  return [...new Set(checkTags(value, path))]
 }
 
 /**

@@ -1,11 +1,13 @@
 import { isPromise, type Layer, type LayerSetItem } from '../layers/layer.js'
+import type { TagVerdict } from '../tags/tag-state.js'
 import { type Entry, entryMatchesKey } from './entry.js'
 import type { Runtime } from './runtime.js'
 
-/** A fresh entry and the index of the layer that held it. */
+/** An entry found in a layer, and whether its tags make it stale (served while it refreshes). */
 export interface Hit {
   entry: Entry
   layer: number
+  stale: boolean
 }
 
 /** Something that may be invalidated while a read runs (a flight). */
@@ -13,7 +15,7 @@ interface Guard {
   readonly invalidated: boolean
 }
 
-/** True when `entry` exists, belongs to `key` and is fresh at `now`. */
+/** True when `entry` exists, belongs to `key` and is fresh at `now` (tags not considered). */
 export function isFreshFor(
   entry: Entry | undefined,
   key: string,
@@ -23,39 +25,58 @@ export function isFreshFor(
   return entry !== undefined && now < entry.freshUntil && entryMatchesKey(entry, key, storeKey)
 }
 
+/** The verdict of `entry`'s tags, asking the tag store first when they are not known here. */
+export async function tagVerdict(rt: Runtime, entry: Entry): Promise<TagVerdict> {
+  const verdict = rt.tags.check(entry, rt.clock.now())
+  if (verdict !== 'unknown') return verdict
+  await rt.tags.load(entry.tags!)
+  return rt.tags.check(entry, rt.clock.now())
+}
+
 /**
- * Reads `storeKey` from layer `start` downwards; the first fresh entry wins and is backfilled
- * into the layers above it (unless `guard` was invalidated meanwhile). A failing layer counts
- * as a miss for that layer, and its index is added to `failed`. `first`, when given, is the
- * pending answer of layer `start`.
+ * Reads `storeKey` from layer `start` downwards; the first fresh entry whose tags have not
+ * moved wins and is backfilled into the layers above it (unless `guard` was invalidated
+ * meanwhile). An entry whose tags were invalidated in `stale` mode is kept as a fallback while
+ * lower layers are asked for a fresher one. A failing layer counts as a miss for that layer,
+ * and its index is added to `failed`. `top`, when given, holds the top layer's answer, already
+ * asked for (a value, or a promise of it).
  */
 export async function readThrough(
   rt: Runtime,
   key: string,
   storeKey: string,
-  start: number,
   guard: Guard | undefined,
-  first?: Promise<Entry | undefined>,
+  top?: { answer: Entry | undefined | Promise<Entry | undefined> },
   failed?: Set<number>,
 ): Promise<Hit | undefined> {
-  for (let i = start; i < rt.layers.length; i++) {
+  let stale: Hit | undefined
+  for (let i = 0; i < rt.layers.length; i++) {
     let entry: Entry | undefined
     try {
-      entry = i === start && first ? await first : await rt.layers[i]!.get(storeKey)
+      entry = i === 0 && top ? await top.answer : await rt.layers[i]!.get(storeKey)
     } catch (error) {
       rt.layerError(i, 'get', key, error)
       failed?.add(i)
       continue
     }
-    if (!isFreshFor(entry, key, storeKey, rt.clock.now())) {
+    const verdict = isFreshFor(entry, key, storeKey, rt.clock.now())
+      ? await tagVerdict(rt, entry)
+      : 'invalid'
+    if (verdict === 'invalid' || verdict === 'unknown') {
       rt.stats.layers[i]!.misses++
       continue
     }
     rt.stats.layers[i]!.hits++
-    if (i > 0 && !guard?.invalidated) backfill(rt, key, [{ key: storeKey, entry, ttlMs: 0 }], i)
-    return { entry, layer: i }
+    const hit = { entry: entry!, layer: i, stale: verdict === 'stale' }
+    if (hit.stale) {
+      stale ??= hit
+      continue
+    }
+    if (i > 0 && !guard?.invalidated)
+      backfill(rt, key, [{ key: storeKey, entry: hit.entry, ttlMs: 0 }], i)
+    return hit
   }
-  return undefined
+  return stale
 }
 
 /**
@@ -81,15 +102,19 @@ export async function readMany(
       rt.layerError(i, 'getMany', undefined, error)
       continue
     }
+    await loadTags(rt, entries)
     const now = rt.clock.now()
     const stillMissing: number[] = []
     const hits: LayerSetItem[] = []
     pending.forEach((p, j) => {
       const entry = entries[j]
-      if (isFreshFor(entry, keys[p]!, storeKeys[p]!, now)) {
-        found[p] = { entry, layer: i }
+      const verdict = isFreshFor(entry, keys[p]!, storeKeys[p]!, now)
+        ? rt.tags.check(entry, now)
+        : 'invalid'
+      if (verdict === 'fresh' || verdict === 'stale') {
+        found[p] = { entry: entry!, layer: i, stale: verdict === 'stale' }
         rt.stats.layers[i]!.hits++
-        hits.push({ key: storeKeys[p]!, entry, ttlMs: 0 })
+        if (verdict === 'fresh') hits.push({ key: storeKeys[p]!, entry: entry!, ttlMs: 0 })
       } else {
         rt.stats.layers[i]!.misses++
         stillMissing.push(p)
@@ -99,6 +124,17 @@ export async function readMany(
     pending = stillMissing
   }
   return found
+}
+
+/** Loads, in one go, the tags of a batch of entries that are not known here. */
+async function loadTags(rt: Runtime, entries: readonly (Entry | undefined)[]): Promise<void> {
+  const now = rt.clock.now()
+  const unknown = new Set<string>()
+  for (const entry of entries) {
+    if (entry?.tags && rt.tags.check(entry, now) === 'unknown')
+      for (const tag of entry.tags) unknown.add(tag)
+  }
+  if (unknown.size > 0) await rt.tags.load([...unknown])
 }
 
 async function getBatch(layer: Layer, keys: string[]): Promise<(Entry | undefined)[]> {

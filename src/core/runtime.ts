@@ -1,12 +1,15 @@
 import type { Layer } from '../layers/layer.js'
+import type { Prefixes } from '../tags/tag-names.js'
+import type { TagState } from '../tags/tag-state.js'
 import type { PolicyBook } from './call-options.js'
 import type { Clock } from './clock.js'
-import type { Emitter } from './events.js'
-import type { StatsCounter } from './stats.js'
+import type { CacheError } from './errors.js'
+import { Emitter } from './events.js'
+import { StatsCounter } from './stats.js'
 
 /**
  * What the read and write paths share with the cache that owns them: its layers, clock,
- * counters and error reporting. One per cache instance; nothing here is module-level.
+ * counters, tag state and error reporting. One per cache instance; nothing here is module-level.
  */
 export interface Runtime {
   readonly layers: readonly Layer[]
@@ -16,6 +19,8 @@ export interface Runtime {
   readonly stats: StatsCounter
   readonly events: Emitter
   readonly policies: PolicyBook
+  readonly tags: TagState
+  readonly prefixes: Prefixes
   /**
    * Bumped at the start and at the end of every mutation (set, delete, clear). A batch read
    * backfills upper layers only if no mutation overlapped it, so it never resurrects a value.
@@ -23,8 +28,56 @@ export interface Runtime {
   epoch: number
   /** Whether failed layer writes reject the call (with `E_LAYER`) instead of failing open. */
   readonly throwOnLayerError: boolean
-  /** Counts and emits a handled layer failure. */
+  /** Counts and emits a handled layer failure (`layer` -1: not a layer's, e.g. tag state). */
   layerError(layer: number, operation: string, key: string | undefined, error: unknown): void
-  /** Tracks work that runs after a call resolved (backfills), so `close()` can wait for it. */
+  /** Tracks work that runs after a call resolved (backfills, refreshes), so `close()` can wait for it. */
   background(work: Promise<unknown>): void
+}
+
+/** What a runtime is built from. */
+export interface RuntimeParts {
+  layers: readonly Layer[]
+  clock: Clock
+  random: () => number
+  policies: PolicyBook
+  prefixes: Prefixes
+  throwOnLayerError: boolean
+  /** Made once the runtime exists, since it reports its failures through it. */
+  tags: (rt: Runtime) => TagState
+}
+
+/** Builds the runtime of one cache; `pending` collects its background work. */
+export function createRuntime(parts: RuntimeParts, pending: Set<Promise<unknown>>): Runtime {
+  const layerNames = parts.layers.map((layer) => layer.name)
+  const stats = new StatsCounter(layerNames)
+  const events = new Emitter(() => stats.errors++)
+  const rt: Runtime = {
+    layers: parts.layers,
+    layerNames,
+    clock: parts.clock,
+    random: parts.random,
+    stats,
+    events,
+    policies: parts.policies,
+    prefixes: parts.prefixes,
+    tags: undefined as unknown as TagState,
+    epoch: 0,
+    throwOnLayerError: parts.throwOnLayerError,
+    layerError(layer, operation, key, error) {
+      if ((error as CacheError | undefined)?.code === 'E_CIRCUIT_OPEN') {
+        if (layer >= 0) stats.layers[layer]!.skipped++
+        return
+      }
+      stats.errors++
+      if (layer >= 0) stats.layers[layer]!.errors++
+      if (events.has('error'))
+        events.emit('error', { error, operation, key, layer: layerNames[layer] })
+    },
+    background(work) {
+      pending.add(work)
+      work.finally(() => pending.delete(work))
+    },
+  }
+  ;(rt as { tags: TagState }).tags = parts.tags(rt)
+  return rt
 }

@@ -19,6 +19,10 @@ export interface CacheStats {
   sets: number
   /** Keys deleted. */
   deletes: number
+  /** Of the hits, those served stale (their tags were invalidated in `stale` mode). */
+  stale: number
+  /** Tags (and prefixes) invalidated. */
+  invalidations: number
   /** Factory runs started by `wrap`. */
   factoryRuns: number
   /** Errors handled (layer failures, throwing listeners). */
@@ -37,6 +41,8 @@ export class StatsCounter {
   misses = 0
   sets = 0
   deletes = 0
+  stale = 0
+  invalidations = 0
   factoryRuns = 0
   errors = 0
   /** Indexed like the cache's layers, for an allocation-free hot path. */
@@ -53,12 +59,13 @@ export class StatsCounter {
     this.#names.forEach((name, i) => {
       layers[name] = { ...this.layers[i]! }
     })
-    const { hits, misses, sets, deletes, factoryRuns, errors } = this
-    return { hits, misses, sets, deletes, factoryRuns, errors, layers }
+    const { hits, misses, sets, deletes, stale, invalidations, factoryRuns, errors } = this
+    return { hits, misses, sets, deletes, stale, invalidations, factoryRuns, errors, layers }
   }
 
   reset(): void {
     this.hits = this.misses = this.sets = this.deletes = this.factoryRuns = this.errors = 0
+    this.stale = this.invalidations = 0
     for (const layer of this.layers) Object.assign(layer, emptyLayerStats())
   }
 }

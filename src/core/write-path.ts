@@ -1,5 +1,5 @@
 import { isPromise, type Layer } from '../layers/layer.js'
-import type { Entry } from './entry.js'
+import { type Entry, newEntry } from './entry.js'
 import { CacheError, isValueError } from './errors.js'
 import { applyJitter, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
@@ -9,7 +9,7 @@ interface Guard {
   readonly invalidated: boolean
 }
 
-/** Builds the envelope for a value computed (or set) under `policy`. */
+/** Builds the envelope for a value computed (or set) under `policy` (tags are stamped apart). */
 export function buildEntry(
   value: unknown,
   policy: ResolvedPolicy,
@@ -20,10 +20,9 @@ export function buildEntry(
   ttl: number,
 ): Entry {
   const freshUntil = now + ttl
-  const entry: Entry = { value, createdAt: startedAt, freshUntil, staleUntil: freshUntil }
+  const entry = newEntry(value, startedAt, freshUntil, freshUntil)
   if (now > startedAt) entry.computeMs = now - startedAt
   if (policy.name !== 'default') entry.policy = policy.name
-  if (policy.tags.length > 0) entry.tags = [...new Set(policy.tags)]
   if (storeKey !== key) entry.key = key
   return entry
 }

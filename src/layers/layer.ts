@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import type { Entry } from '../core/entry.js'
 import { type CacheError, invalidOption } from '../core/errors.js'
+import type { TagStore } from '../tags/tag-store.js'
 import type { LayerHealth } from './guard.js'
 
 /** A value, or a promise of it: layers in memory answer synchronously, remote ones do not. */
@@ -59,6 +60,11 @@ export interface Layer {
   close?(): MaybePromise<void>
   /** The layer's health (circuit state, failures), for health checks. */
   health?(): LayerHealth
+  /**
+   * A store of tag versions shared by every instance using this layer's store, if it keeps one
+   * (Redis does). The cache keeps its tag state in the first layer that offers it.
+   */
+  tagStore?(): TagStore
 }
 
 /** True when a layer answered with a promise rather than a value. */

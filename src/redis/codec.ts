@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr'
-import type { Entry } from '../core/entry.js'
+import { type Entry, newEntry } from '../core/entry.js'
 import { CacheError } from '../core/errors.js'
 
 /** A synchronous byte compressor for values above a size threshold. */
@@ -144,8 +144,8 @@ export class Codec {
 }
 
 // The wire form is an array, shorter than an object with field names: [value, createdAt,
-// freshUntil, staleUntil, tags, computeMs, key, policy]. New fields are appended; readers
-// ignore fields they do not know, so appending needs no version change.
+// freshUntil, staleUntil, tags, computeMs, key, policy, tagVersions]. New fields are appended;
+// readers ignore fields they do not know, so appending needs no version change.
 function toWire(entry: Entry): unknown[] {
   const wire: unknown[] = [
     entry.value,
@@ -156,6 +156,7 @@ function toWire(entry: Entry): unknown[] {
     entry.computeMs,
     entry.key,
     entry.policy,
+    entry.tagVersions,
   ]
   while (wire.length > 4 && wire[wire.length - 1] === undefined) wire.pop()
   return wire
@@ -163,17 +164,18 @@ function toWire(entry: Entry): unknown[] {
 
 function fromWire(wire: unknown): Entry | undefined {
   if (!Array.isArray(wire) || wire.length < 4) return undefined
-  const [value, createdAt, freshUntil, staleUntil, tags, computeMs, key, policy] = wire
+  const [value, createdAt, freshUntil, staleUntil, tags, computeMs, key, policy, tagVersions] = wire
   if (
     typeof createdAt !== 'number' ||
     typeof freshUntil !== 'number' ||
     typeof staleUntil !== 'number'
   )
     return undefined
-  const entry: Entry = { value, createdAt, freshUntil, staleUntil }
+  const entry = newEntry(value, createdAt, freshUntil, staleUntil)
   if (Array.isArray(tags)) entry.tags = tags as string[]
   if (typeof computeMs === 'number') entry.computeMs = computeMs
   if (typeof key === 'string') entry.key = key
   if (typeof policy === 'string') entry.policy = policy
+  if (Array.isArray(tagVersions)) entry.tagVersions = tagVersions as number[]
   return entry
 }

@@ -73,6 +73,8 @@ describe('stats', () => {
       misses: 2,
       sets: 2,
       deletes: 1,
+      stale: 0,
+      invalidations: 0,
       factoryRuns: 1,
       errors: 0,
       layers: {

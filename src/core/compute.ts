@@ -1,0 +1,88 @@
+import { checkTags } from '../tags/tag-names.js'
+import type { Entry } from './entry.js'
+import { applyJitter, type ResolvedPolicy } from './policies.js'
+import type { Runtime } from './runtime.js'
+import type { Flight } from './single-flight.js'
+import { buildEntry, writeThrough } from './write-path.js'
+
+/** Computes a value on a miss. It may return the value or a promise of it. */
+export type Factory<T> = () => T | Promise<T>
+
+/** Tags of a `wrap` that depend on the computed value. */
+export type TagsOf<T> = (value: T) => readonly string[]
+
+/** One miss to compute. */
+export interface Computation<T> {
+  key: string
+  storeKey: string
+  factory: Factory<T>
+  policy: ResolvedPolicy
+  tagsOf?: TagsOf<T>
+}
+
+const NO_VERSIONS: readonly number[] = []
+
+/** The tags an entry of `key` carries before its value is known: its policy's and its key's prefixes. */
+export function tagsBefore(rt: Runtime, key: string, policy: ResolvedPolicy): readonly string[] {
+  const prefixes = rt.prefixes.of(key)
+  if (prefixes.length === 0) return policy.tags
+  return policy.tags.length === 0 ? prefixes : [...new Set([...policy.tags, ...prefixes])]
+}
+
+/**
+ * Runs the factory of a miss and stores its value. The versions of the entry's tags are
+ * recorded before the factory starts; after it, the tag store itself is asked whether any of
+ * them moved, and if so the value is returned to the callers but not stored: a computation
+ * that started before an invalidation never becomes visible after it (no stale set).
+ * Tags given as a function of the value can only be recorded once the value exists.
+ */
+export async function computeAndStore<T>(
+  rt: Runtime,
+  job: Computation<T>,
+  flight: Flight<unknown>,
+  failed: ReadonlySet<number>,
+): Promise<{ value: T; stored: boolean }> {
+  const { key, storeKey, policy } = job
+  const tags = tagsBefore(rt, key, policy)
+  const recorded = tags.length > 0 ? await rt.tags.capture(tags) : NO_VERSIONS
+  rt.stats.factoryRuns++
+  const startedAt = rt.clock.now()
+  const value = await job.factory()
+  if (value === undefined) return { value, stored: false }
+  let allTags = tags
+  let versions = recorded
+  if (job.tagsOf) {
+    const extra = checkTags(job.tagsOf(value), 'wrap options.tags(value)').filter(
+      (tag) => !tags.includes(tag),
+    )
+    if (extra.length > 0) {
+      allTags = [...tags, ...extra]
+      versions = [...recorded, ...(await rt.tags.capture(extra))]
+    }
+  }
+  if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded)))
+    return { value, stored: false }
+  const now = rt.clock.now()
+  const jitter = rt.random()
+  const entry = buildEntry(
+    value,
+    policy,
+    key,
+    storeKey,
+    startedAt,
+    now,
+    applyJitter(policy, policy.ttl, jitter),
+  )
+  stamp(entry, allTags, versions)
+  const retained = rt.tags.retain(allTags, entry.staleUntil - now)
+  const stored = await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed)
+  await retained
+  return { value, stored }
+}
+
+/** Writes the tags and their recorded versions into an entry. */
+export function stamp(entry: Entry, tags: readonly string[], versions: readonly number[]): void {
+  if (tags.length === 0) return
+  entry.tags = tags
+  entry.tagVersions = versions
+}
