@@ -1,14 +1,24 @@
 import { cpus } from 'node:os'
+import { stopRedisServer } from './lib/redis.js'
 import { printScenario, printTargets } from './lib/report.js'
-import { runScenario, type ScenarioResult, type Suite } from './lib/suite.js'
+import {
+  isProbe,
+  type ProbeResult,
+  runScenario,
+  type ScenarioResult,
+  type Suite,
+} from './lib/suite.js'
 import { memoryHit } from './suites/memory-hit.js'
 import { memorySet } from './suites/memory-set.js'
+import { redis } from './suites/redis.js'
+import { redisDown } from './suites/redis-down.js'
 import { checkTargets } from './targets.js'
 
 // Usage: npm run bench [-- <filter>...]; a filter selects suites or scenarios whose name
-// contains it (e.g. `memory-hit`). Everything runs in this one process, one contender at a time.
+// contains it (e.g. `memory-hit`, `redis`). Everything runs in this one process, one
+// contender at a time; the Redis suites share one private redis-server, stopped at the end.
 
-const suites: Suite[] = [memoryHit, memorySet]
+const suites: Suite[] = [memoryHit, memorySet, redis, redisDown]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2)
@@ -36,12 +46,21 @@ async function main(): Promise<void> {
     `node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), ${process.platform}/${process.arch}, ${new Date().toISOString()}`,
   )
   const results: ScenarioResult[] = []
-  for (const scenario of selected) {
-    const result = await runScenario(scenario)
-    printScenario(result)
-    results.push(result)
+  const probes: ProbeResult[] = []
+  try {
+    for (const scenario of selected) {
+      if (isProbe(scenario)) {
+        probes.push(await scenario.run())
+        continue
+      }
+      const result = await runScenario(scenario)
+      printScenario(result)
+      results.push(result)
+    }
+  } finally {
+    await stopRedisServer()
   }
-  printTargets(checkTargets(results))
+  printTargets(checkTargets(results, probes))
   console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }
 

@@ -13,6 +13,12 @@ export interface MeasureOptions {
    * Default 50.
    */
   roundMs?: number
+  /**
+   * Calls kept in flight at once (a sliding window: each call that settles starts the next).
+   * Default 1: each call awaited before the next. Above 1 the figure is throughput, reported
+   * as ops/s; `nsPerOp` is then the round's duration divided by its calls.
+   */
+  concurrency?: number
 }
 
 /** One contender's result. */
@@ -23,6 +29,13 @@ export interface Measurement {
   /** Fastest and slowest round, ns per call: how noisy the median is. */
   minNs: number
   maxNs: number
+  /**
+   * Median CPU time (user + system, all threads of this process) per call, ns. Below `nsPerOp`
+   * when calls wait on I/O: the rest is time spent waiting (here, on Redis and the network).
+   */
+  cpuNsPerOp: number
+  /** ns per call of each round, in the order they ran. */
+  perRound: readonly number[]
   /** Calls per timed round actually made. */
   iterations: number
   rounds: number
@@ -41,8 +54,43 @@ const LOOP_SOURCE = `return async function loop(fn, start, iterations) {
   for (let n = start; n < end; n++) await fn(n)
 }`
 
-function freshLoop(): Loop {
-  return new Function(LOOP_SOURCE)() as Loop
+// The same for a window of calls in flight; WINDOW is replaced by the window size.
+const WINDOW_SOURCE = `return function loop(fn, start, iterations) {
+  return new Promise((resolve, reject) => {
+    const end = start + iterations
+    let next = start
+    let active = 0
+    let failed = false
+    const fail = (error) => {
+      failed = true
+      reject(error)
+    }
+    const settle = () => {
+      active--
+      if (failed) return
+      if (next < end) launch()
+      else if (active === 0) resolve()
+    }
+    const launch = () => {
+      active++
+      let result
+      try {
+        result = fn(next++)
+      } catch (error) {
+        fail(error)
+        return
+      }
+      Promise.resolve(result).then(settle, fail)
+    }
+    while (active < WINDOW && next < end) launch()
+    if (iterations <= 0) resolve()
+  })
+}`
+
+function freshLoop(concurrency = 1): Loop {
+  const source =
+    concurrency > 1 ? WINDOW_SOURCE.replace('WINDOW', String(Math.floor(concurrency))) : LOOP_SOURCE
+  return new Function(source)() as Loop
 }
 
 // A full GC before each round, so one contender's garbage is not collected on the next one's
@@ -58,6 +106,68 @@ export function totalCalls(options: MeasureOptions): number {
   return options.iterations * (options.rounds + 1)
 }
 
+/** A contender being timed round by round (so that several can take turns, see `interleave`). */
+export interface Timer {
+  /** Warms up (at most `iterations` calls or two round-lengths), which also sizes the rounds. */
+  warmup(): Promise<void>
+  /** One timed round, after a full GC. */
+  round(): Promise<void>
+  /** The median and spread of the rounds so far. */
+  result(): Measurement
+}
+
+/** A {@link Timer} for `fn` with its own freshly compiled loop. */
+export function timer(name: string, fn: Operation, options: MeasureOptions): Timer {
+  const { roundMs = 50 } = options
+  const loop = freshLoop(options.concurrency)
+  let n = 0
+  let iterations = 0
+  const perOp: number[] = []
+  const cpuPerOp: number[] = []
+  return {
+    async warmup() {
+      // Warm up in chunks until the JIT has had two round-lengths or a full round of calls.
+      const warmupStart = process.hrtime.bigint()
+      let warmupNs = 0
+      while (n < options.iterations && warmupNs < 2 * roundMs * 1e6) {
+        const chunk = Math.min(WARMUP_CHUNK, options.iterations - n)
+        await loop(fn, n, chunk)
+        n += chunk
+        warmupNs = Number(process.hrtime.bigint() - warmupStart)
+      }
+      const estimate = warmupNs / n
+      iterations = Math.max(
+        Math.min(options.iterations, Math.round((roundMs * 1e6) / estimate)),
+        Math.min(MIN_ITERATIONS, options.iterations),
+      )
+    },
+    async round() {
+      collect?.()
+      const cpu = process.cpuUsage()
+      const start = process.hrtime.bigint()
+      await loop(fn, n, iterations)
+      const elapsed = process.hrtime.bigint() - start
+      const { user, system } = process.cpuUsage(cpu)
+      n += iterations
+      perOp.push(Number(elapsed) / iterations)
+      cpuPerOp.push(((user + system) * 1000) / iterations)
+    },
+    result() {
+      const sorted = [...perOp].sort((a, b) => a - b)
+      return {
+        name,
+        nsPerOp: median(sorted),
+        minNs: sorted[0]!,
+        maxNs: sorted[sorted.length - 1]!,
+        cpuNsPerOp: median([...cpuPerOp].sort((a, b) => a - b)),
+        perRound: [...perOp],
+        iterations,
+        rounds: perOp.length,
+      }
+    },
+  }
+}
+
 /**
  * Times `fn` awaited in a loop: a warm-up (at most `iterations` calls or two round-lengths,
  * which also sizes the rounds), then `rounds` timed rounds. Returns the median ns/op.
@@ -67,44 +177,14 @@ export async function measure(
   fn: Operation,
   options: MeasureOptions,
 ): Promise<Measurement> {
-  const { rounds, roundMs = 50 } = options
-  const loop = freshLoop()
-  // Warm up in chunks until the JIT has had two round-lengths or a full round of calls.
-  let n = 0
-  const warmupStart = process.hrtime.bigint()
-  let warmupNs = 0
-  while (n < options.iterations && warmupNs < 2 * roundMs * 1e6) {
-    const chunk = Math.min(WARMUP_CHUNK, options.iterations - n)
-    await loop(fn, n, chunk)
-    n += chunk
-    warmupNs = Number(process.hrtime.bigint() - warmupStart)
-  }
-  const estimate = warmupNs / n
-  const iterations = Math.max(
-    Math.min(options.iterations, Math.round((roundMs * 1e6) / estimate)),
-    Math.min(MIN_ITERATIONS, options.iterations),
-  )
-  const perOp: number[] = []
-  for (let i = 0; i < rounds; i++) {
-    collect?.()
-    const start = process.hrtime.bigint()
-    await loop(fn, n, iterations)
-    const elapsed = process.hrtime.bigint() - start
-    n += iterations
-    perOp.push(Number(elapsed) / iterations)
-  }
-  perOp.sort((a, b) => a - b)
-  return {
-    name,
-    nsPerOp: median(perOp),
-    minNs: perOp[0]!,
-    maxNs: perOp[perOp.length - 1]!,
-    iterations,
-    rounds,
-  }
+  const timed = timer(name, fn, options)
+  await timed.warmup()
+  for (let i = 0; i < options.rounds; i++) await timed.round()
+  return timed.result()
 }
 
-function median(sorted: readonly number[]): number {
+/** The median of numbers sorted ascending. */
+export function median(sorted: readonly number[]): number {
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }

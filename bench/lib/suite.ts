@@ -1,4 +1,11 @@
-import { type Measurement, type MeasureOptions, measure, type Operation } from './measure.js'
+import {
+  type Measurement,
+  type MeasureOptions,
+  measure,
+  type Operation,
+  type Timer,
+  timer,
+} from './measure.js'
 
 /** A contender ready to be timed: its operation, a sanity check and how to release it. */
 export interface Subject {
@@ -25,12 +32,41 @@ export interface Scenario {
   baseline: string
   options: MeasureOptions
   contenders: Contender[]
+  /**
+   * Set every contender up first, then time them in turns, one round each (in a rotating
+   * order), so that a drift of the machine or network during the run hits all of them alike.
+   * For scenarios whose calls wait on I/O, where such drifts are larger than the differences.
+   */
+  interleave?: boolean
+  /** Print the CPU time per call beside the wall time (for calls that wait on I/O). */
+  showCpu?: boolean
+}
+
+/**
+ * A scenario that is not a timing loop (e.g. latencies of a few calls during an outage): it
+ * runs on its own, prints its own report, and returns named figures for the target checks.
+ */
+export interface Probe {
+  id: string
+  title: string
+  run(): Promise<ProbeResult>
+}
+
+/** What a probe measured, by figure name (undefined when it could not be measured). */
+export interface ProbeResult {
+  id: string
+  figures: Record<string, number | undefined>
 }
 
 /** A group of scenarios in one file; the CLI filters on its name. */
 export interface Suite {
   name: string
-  scenarios(): Scenario[]
+  scenarios(): (Scenario | Probe)[]
+}
+
+/** Whether a listed scenario is a probe rather than a timing loop. */
+export function isProbe(scenario: Scenario | Probe): scenario is Probe {
+  return 'run' in scenario
 }
 
 /** What a scenario produced. */
@@ -42,6 +78,7 @@ export interface ScenarioResult {
 
 /** Runs each contender in turn: set up, time, check, close (closed even when timing fails). */
 export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
+  if (scenario.interleave) return runInterleaved(scenario)
   const results: Measurement[] = []
   const problems: string[] = []
   for (const contender of scenario.contenders) {
@@ -55,6 +92,34 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     }
   }
   return { scenario, results, problems }
+}
+
+/** Sets all contenders up, warms each, times them round-robin, then checks and closes all. */
+async function runInterleaved(scenario: Scenario): Promise<ScenarioResult> {
+  const problems: string[] = []
+  const subjects: { name: string; subject: Subject; timed: Timer }[] = []
+  try {
+    for (const contender of scenario.contenders) {
+      const subject = await contender.setup()
+      subjects.push({
+        name: contender.name,
+        subject,
+        timed: timer(contender.name, subject.op, scenario.options),
+      })
+    }
+    for (const { timed } of subjects) await timed.warmup()
+    for (let round = 0; round < scenario.options.rounds; round++) {
+      for (let i = 0; i < subjects.length; i++)
+        await subjects[(round + i) % subjects.length]!.timed.round()
+    }
+    for (const { name, subject } of subjects) {
+      const problem = await subject.check?.()
+      if (problem) problems.push(`${name}: ${problem}`)
+    }
+  } finally {
+    for (const { subject } of subjects) await subject.close?.()
+  }
+  return { scenario, results: subjects.map(({ timed }) => timed.result()), problems }
 }
 
 /** `count` distinct keys with a prefix, e.g. `user:0` .. `user:1023`, already hashed. */
