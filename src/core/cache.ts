@@ -159,7 +159,8 @@ export class Cache {
     const rt = this.#rt
     const policy = rt.policies.resolve(options, 'set options')
     const tags = tagsBefore(rt, key, policy)
-    const versions = tags.length > 0 ? await rt.tags.capture(tags) : []
+    let versions = tags.length > 0 ? rt.tags.capture(tags) : []
+    if (isPromise(versions)) versions = await versions
     const now = rt.clock.now()
     const jitter = rt.random()
     const entry = buildEntry(
@@ -172,10 +173,14 @@ export class Cache {
       applyJitter(policy, policy.ttl, jitter),
     )
     stamp(entry, tags, versions)
-    const retained = rt.tags.retain(tags, entry.staleUntil - now)
-    await this.#mutate([storeKey], async () => {
+    const retained = tags.length > 0 ? rt.tags.extendLife(entry.staleUntil - now) : undefined
+    // In-flight reads of the key are invalidated before and after the write (see #mutate).
+    this.#invalidateKey(storeKey)
+    try {
       await writeThrough(rt, key, storeKey, entry, policy, jitter)
-    })
+    } finally {
+      this.#invalidateKey(storeKey)
+    }
     await retained
     this.#wrote(key)
   }
@@ -367,6 +372,12 @@ export class Cache {
     } finally {
       this.#invalidateFlights(storeKeys)
     }
+  }
+
+  #invalidateKey(storeKey: string): void {
+    this.#rt.epoch++
+    this.#flights.invalidate(storeKey)
+    this.#reads.invalidate(storeKey)
   }
 
   #invalidateFlights(storeKeys: readonly string[] | undefined): void {

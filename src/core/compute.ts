@@ -74,7 +74,7 @@ export async function computeAndStore<T>(
     applyJitter(policy, policy.ttl, jitter),
   )
   stamp(entry, allTags, versions)
-  const retained = rt.tags.retain(allTags, entry.staleUntil - now)
+  const retained = allTags.length > 0 ? rt.tags.extendLife(entry.staleUntil - now) : undefined
   const stored = await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed)
   await retained
   return { value, stored }

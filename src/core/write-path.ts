@@ -4,6 +4,8 @@ import { CacheError, isValueError } from './errors.js'
 import { applyJitter, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
 
+const noop = () => {}
+
 /** Something whose writes must stop once it is invalidated (a flight). */
 interface Guard {
   readonly invalidated: boolean
@@ -66,24 +68,35 @@ async function bottomUp(
   key: string | undefined,
   name: string,
   operation: (layer: Layer, index: number) => unknown,
+  done: (index: number) => void,
   guard?: Guard,
   detached?: ReadonlySet<number>,
 ): Promise<boolean> {
-  const failures = new Failures(rt, key)
+  let failures: Failures | undefined // made on the first failure only: writes rarely fail
   for (let i = rt.layers.length - 1; i >= 0; i--) {
     if (guard?.invalidated) return false
     try {
       const result = operation(rt.layers[i]!, i)
-      if (!isPromise(result)) continue
-      if (detached?.has(i))
-        rt.background(result.catch((error) => rt.layerError(i, name, key, error)))
-      else await result
+      if (isPromise(result)) {
+        if (detached?.has(i)) {
+          rt.background(
+            result.then(
+              () => done(i),
+              (error) => rt.layerError(i, name, key, error),
+            ),
+          )
+          continue
+        }
+        await result
+      }
+      done(i)
     } catch (error) {
+      failures ??= new Failures(rt, key)
       failures.add(i, name, error)
     }
   }
   // A flight (wrap) has already produced its value: a layer's failure never costs the caller it.
-  if (!guard) failures.settle(name)
+  if (!guard) failures?.settle(name)
   return !guard?.invalidated
 }
 
@@ -106,6 +119,7 @@ export function writeThrough(
   detached?: ReadonlySet<number>,
 ): Promise<boolean> {
   const life = entry.staleUntil - rt.clock.now()
+  let deleted: number[] | undefined // layers this policy keeps the key out of (TTL 0)
   return bottomUp(
     rt,
     key,
@@ -113,11 +127,12 @@ export function writeThrough(
     (layer, i) => {
       const cap = policy.layerTtl[i]
       const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
-      if (ttlMs <= 0) return layer.delete(storeKey)
-      const result = layer.set(storeKey, entry, ttlMs)
-      return isPromise(result)
-        ? result.then(() => rt.stats.layers[i]!.sets++)
-        : rt.stats.layers[i]!.sets++
+      if (ttlMs > 0) return layer.set(storeKey, entry, ttlMs)
+      ;(deleted ??= []).push(i)
+      return layer.delete(storeKey)
+    },
+    (i) => {
+      if (!deleted?.includes(i)) rt.stats.layers[i]!.sets++
     },
     guard,
     detached,
@@ -130,13 +145,15 @@ export async function deleteThrough(
   keys: readonly string[],
   storeKeys: readonly string[],
 ): Promise<void> {
-  await bottomUp(rt, keys.length === 1 ? keys[0] : undefined, 'delete', (layer, i) => {
-    const result = deleteBatch(layer, storeKeys)
-    const count = () => {
+  await bottomUp(
+    rt,
+    keys.length === 1 ? keys[0] : undefined,
+    'delete',
+    (layer) => deleteBatch(layer, storeKeys),
+    (i) => {
       rt.stats.layers[i]!.deletes += storeKeys.length
-    }
-    return isPromise(result) ? result.then(count) : count()
-  })
+    },
+  )
 }
 
 function deleteBatch(layer: Layer, storeKeys: readonly string[]): unknown {
@@ -147,5 +164,5 @@ function deleteBatch(layer: Layer, storeKeys: readonly string[]): unknown {
 
 /** Clears every layer, bottom-up. */
 export async function clearThrough(rt: Runtime): Promise<void> {
-  await bottomUp(rt, undefined, 'clear', (layer) => layer.clear())
+  await bottomUp(rt, undefined, 'clear', (layer) => layer.clear(), noop)
 }

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js'
 import { type Duration, parseDuration } from '../core/durations.js'
 import { CacheError, describe, invalidOption, isValueError } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
+import { Deadlines } from './deadlines.js'
 import type { LayerContext } from './layer.js'
 
 /** Circuit breaker settings: after `threshold` consecutive failures, skip the layer for `cooldown`. */
@@ -59,6 +60,7 @@ export class Guard {
   readonly #cooldownMs: number
   readonly #maxDirty: number
   readonly #repairer: Repairer
+  readonly #deadlines: Deadlines
   #clock: Clock = systemClock
   #report: LayerContext['report'] = () => {}
   #failures = 0
@@ -79,6 +81,7 @@ export class Guard {
     this.#repairer = repairer
     this.timeoutMs = parseDuration(options.timeout ?? 100, `${name}.timeout`)
     if (this.timeoutMs <= 0) throw invalidOption(`${name}.timeout`, 'must be above 0')
+    this.#deadlines = new Deadlines(this.timeoutMs)
     const breaker =
       options.breaker === false
         ? false
@@ -133,13 +136,14 @@ export class Guard {
   }
 
   /** A write or delete: when it fails (or is skipped), its keys turn dirty; when it lands, clean. */
-  async write(keys: readonly string[], operation: string, run: () => unknown): Promise<void> {
-    try {
-      await this.call(operation, keys.length === 1 ? keys[0] : undefined, run, keys)
-    } catch (error) {
-      if (!isValueError(error)) this.#markDirty(keys)
-      throw error
-    }
+  write(keys: readonly string[], operation: string, run: () => unknown): Promise<void> {
+    return this.call(
+      operation,
+      keys.length === 1 ? keys[0] : undefined,
+      run,
+      keys,
+      true,
+    ) as Promise<void>
   }
 
   /**
@@ -170,14 +174,20 @@ export class Guard {
     key: string | undefined,
     run: () => T | Promise<T>,
     written?: readonly string[],
+    dirtyOnFailure = false,
   ): Promise<Awaited<T>> {
-    const probe = this.#admit()
+    let probe = false
     let result: Awaited<T>
     try {
+      probe = this.#admit()
       result = await this.#withTimeout(operation, run)
     } catch (error) {
       if (probe) this.#probing = false
-      if (!isValueError(error)) this.#failed(operation, key, error)
+      if (!isValueError(error)) {
+        if (dirtyOnFailure && written) this.#markDirty(written)
+        if ((error as CacheError | undefined)?.code !== 'E_CIRCUIT_OPEN')
+          this.#failed(operation, key, error)
+      }
       throw error
     }
     if (probe) this.#probing = false
@@ -208,28 +218,35 @@ export class Guard {
   }
 
   #withTimeout<T>(operation: string, run: () => T | Promise<T>): Promise<Awaited<T>> {
+    let answer: T | Promise<T>
+    try {
+      answer = run()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // Answered synchronously: no timer to arm.
+    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') {
+      return Promise.resolve(answer as Awaited<T>)
+    }
     return new Promise<Awaited<T>>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const pending = this.#deadlines.add(() => {
         reject(
           new CacheError(
             'E_TIMEOUT',
             `layercache: layer "${this.name}" did not answer ${operation} within ${this.timeoutMs}ms`,
           ),
         )
-      }, this.timeoutMs)
-      ;(timer as { unref?: () => void }).unref?.()
-      Promise.resolve()
-        .then(run)
-        .then(
-          (value) => {
-            clearTimeout(timer)
-            resolve(value as Awaited<T>)
-          },
-          (error) => {
-            clearTimeout(timer)
-            reject(error)
-          },
-        )
+      })
+      ;(answer as Promise<T>).then(
+        (value) => {
+          pending.done = true
+          resolve(value as Awaited<T>)
+        },
+        (error: unknown) => {
+          pending.done = true
+          reject(error)
+        },
+      )
     })
   }
 

@@ -15,7 +15,7 @@ export interface ByteStore {
   readonly canClear: boolean
   get(key: string): Promise<Uint8Array | undefined>
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
-  set(item: ByteItem): Promise<void>
+  set(item: ByteItem): Promise<unknown>
   setMany(items: readonly ByteItem[]): Promise<void>
   delete(keys: readonly string[]): Promise<void>
   /** Deletes every key starting with `prefix`, and nothing else. */

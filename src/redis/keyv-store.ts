@@ -38,8 +38,8 @@ export class KeyvByteStore implements ByteStore {
     return values.map(toBytes)
   }
 
-  async set(item: ByteItem): Promise<void> {
-    await this.keyv.set(
+  async set(item: ByteItem): Promise<unknown> {
+    return await this.keyv.set(
       item.key,
       Buffer.from(item.bytes.buffer, item.bytes.byteOffset, item.bytes.byteLength),
       ttlOf(item.ttlMs),

@@ -3,8 +3,10 @@ import { type Duration, parseDuration } from '../core/durations.js'
 import { CacheError, describe, invalidOption } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
 import type { LayerContext } from '../layers/layer.js'
+import type { TagStore } from '../tags/tag-store.js'
 import type { Codec } from './codec.js'
 import { RedisByteStore, type RedisClient } from './redis-store.js'
+import { RedisTagStore } from './redis-tag-store.js'
 import { RemoteLayer } from './remote-layer.js'
 import {
   codecFor,
@@ -100,6 +102,7 @@ export class RedisLayer extends RemoteLayer {
   readonly #store: RedisByteStore
   readonly #owned: boolean
   readonly #connectTimeoutMs: number
+  #tags: RedisTagStore | undefined
   #report: LayerContext['report'] = () => {}
   #connected = false
   #connecting: Promise<void> | undefined
@@ -134,6 +137,19 @@ export class RedisLayer extends RemoteLayer {
       this.#connected = true
     })
     if (this.#owned && !this.client.isOpen) this.#connectOnce().catch(() => {})
+  }
+
+  /**
+   * The tag versions of this namespace, kept in Redis for every instance: the cache keeps its
+   * tag state here, so an invalidation by one instance reaches all of them.
+   */
+  tagStore(): TagStore {
+    this.#tags ??= new RedisTagStore(
+      this.client,
+      () => `${this.keyPrefix.slice(0, -1)}#t:`,
+      (operation, run) => this.guard.call(operation, undefined, run),
+    )
+    return this.#tags
   }
 
   /**

@@ -62,9 +62,9 @@ export class RedisByteStore implements ByteStore {
     return values.map((value) => value ?? undefined)
   }
 
-  async set(item: ByteItem): Promise<void> {
-    if (this.#connecting) await this.#connecting
-    await this.client.set(item.key, toBuffer(item.bytes), ttlArgs(item.ttlMs))
+  set(item: ByteItem): Promise<unknown> {
+    const write = () => this.client.set(item.key, toBuffer(item.bytes), ttlArgs(item.ttlMs))
+    return this.#connecting ? this.#connecting.then(write) : write()
   }
 
   async setMany(items: readonly ByteItem[]): Promise<void> {

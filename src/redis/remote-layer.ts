@@ -18,7 +18,8 @@ export class RemoteLayer implements Layer {
   readonly name: string
   readonly #store: ByteStore
   readonly #codec: Codec
-  readonly #guard: Guard
+  /** Timeout, breaker and repair of every store call (subclasses route their own calls through it). */
+  protected readonly guard: Guard
   readonly #basePrefix: string
   #prefix = ''
   #bound = false
@@ -37,7 +38,7 @@ export class RemoteLayer implements Layer {
     this.#store = store
     this.#codec = codec
     this.#basePrefix = keyPrefix
-    this.#guard = new Guard(name, resilience, {
+    this.guard = new Guard(name, resilience, {
       deleteMany: (keys) => store.delete(keys.map((key) => this.#prefix + key)),
       clear: () => store.clear(this.#prefix),
     })
@@ -49,12 +50,17 @@ export class RemoteLayer implements Layer {
     this.#bound = true
     this.#prefix = `${this.#basePrefix}${context.namespace}:`
     this.#report = context.report
-    this.#guard.bind(context)
+    this.guard.bind(context)
   }
 
   /** Circuit state, failures and dirty keys of this layer. */
   health(): LayerHealth {
-    return this.#guard.health()
+    return this.guard.health()
+  }
+
+  /** The namespaced prefix of this layer's keys in its store (known once bound). */
+  protected get keyPrefix(): string {
+    return this.#prefix
   }
 
   /** The key this layer uses in its store for a cache key. */
@@ -63,33 +69,35 @@ export class RemoteLayer implements Layer {
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    if (this.#guard.isDirty(key)) return undefined
-    const bytes = await this.#guard.call('get', key, () => this.#store.get(this.#prefix + key))
+    if (this.guard.isDirty(key)) return undefined
+    const bytes = await this.guard.call('get', key, () => this.#store.get(this.#prefix + key))
     return bytes === undefined ? undefined : this.#decode(key, bytes, true)
   }
 
   async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    const clean = keys.filter((key) => !this.#guard.isDirty(key))
+    const clean = keys.filter((key) => !this.guard.isDirty(key))
     if (clean.length === 0) return keys.map(() => undefined)
-    const found = await this.#guard.call('getMany', undefined, () =>
+    const found = await this.guard.call('getMany', undefined, () =>
       this.#store.getMany(clean.map((key) => this.#prefix + key)),
     )
+    const decode = (key: string, bytes: Uint8Array | undefined) =>
+      bytes === undefined ? undefined : this.#decode(key, bytes, false)
+    if (clean.length === keys.length) return clean.map((key, i) => decode(key, found[i]))
     const byKey = new Map<string, Entry | undefined>()
     clean.forEach((key, i) => {
-      const bytes = found[i]
-      byKey.set(key, bytes === undefined ? undefined : this.#decode(key, bytes, false))
+      byKey.set(key, decode(key, found[i]))
     })
     return keys.map((key) => byKey.get(key))
   }
 
   set(key: string, entry: Entry, ttlMs: number): Promise<void> {
     const item = this.#item(key, entry, ttlMs)
-    return this.#guard.write([key], 'set', () => this.#store.set(item))
+    return this.guard.write([key], 'set', () => this.#store.set(item))
   }
 
   setMany(items: readonly LayerSetItem[]): Promise<void> {
     const encoded = items.map((item) => this.#item(item.key, item.entry, item.ttlMs))
-    return this.#guard.write(
+    return this.guard.write(
       items.map((item) => item.key),
       'setMany',
       () => this.#store.setMany(encoded),
@@ -97,11 +105,11 @@ export class RemoteLayer implements Layer {
   }
 
   delete(key: string): Promise<void> {
-    return this.#guard.write([key], 'delete', () => this.#store.delete([this.#prefix + key]))
+    return this.guard.write([key], 'delete', () => this.#store.delete([this.#prefix + key]))
   }
 
   deleteMany(keys: readonly string[]): Promise<void> {
-    return this.#guard.write(keys, 'deleteMany', () =>
+    return this.guard.write(keys, 'deleteMany', () =>
       this.#store.delete(keys.map((key) => this.#prefix + key)),
     )
   }
@@ -117,7 +125,7 @@ export class RemoteLayer implements Layer {
         ),
       )
     }
-    return this.#guard.clear(() => this.#store.clear(this.#prefix))
+    return this.guard.clear(() => this.#store.clear(this.#prefix))
   }
 
   async close(): Promise<void> {
@@ -135,7 +143,7 @@ export class RemoteLayer implements Layer {
       return this.#codec.decode(bytes, key, this.name)
     } catch (error) {
       // Through the guard: bounded by its timeout, and a failed delete leaves the key dirty.
-      const deletion = this.#guard
+      const deletion = this.guard
         .write([key], 'delete', () => this.#store.delete([this.#prefix + key]))
         .catch(() => {})
       this.#pending.add(deletion)

@@ -30,6 +30,8 @@ export class TagState {
   readonly #known = new Map<string, Known>()
   readonly #fetching = new Map<string, Promise<void>>()
   #sequence = 0
+  /** The longest entry life told to the store so far. */
+  #toldLife = 0
   readonly #store: TagStore
   readonly #clock: Clock
   readonly #trustMs: number
@@ -110,9 +112,17 @@ export class TagState {
     await Promise.all(waits)
   }
 
-  /** The versions to record for `tags` in an entry whose computation starts now: [hard, soft, ...]. */
-  async capture(tags: readonly string[]): Promise<number[]> {
-    await this.load(tags)
+  /**
+   * The versions to record for `tags` in an entry whose computation starts now: [hard, soft, ...].
+   * Synchronous when all of them are trusted here (the usual case), a promise otherwise.
+   */
+  capture(tags: readonly string[]): number[] | Promise<number[]> {
+    const now = this.#clock.now()
+    for (const tag of tags) {
+      const known = this.#known.get(tag)
+      if (known === undefined || now >= known.trustedUntil)
+        return this.load(tags).then(() => this.#flatten(tags))
+    }
     return this.#flatten(tags)
   }
 
@@ -138,16 +148,30 @@ export class TagState {
     this.#merge(tags, versions, this.#clock.now(), ++this.#sequence, true)
   }
 
-  /** Keeps the store's state of `tags` alive for `lifeMs` (failures are reported, not thrown). */
-  retain(tags: readonly string[], lifeMs: number): Promise<void> | undefined {
-    if (tags.length === 0) return undefined
+  /**
+   * Tells the store that an entry may live `lifeMs`, when that is longer than any life told
+   * before: rare, so writes almost never touch tag state. Failures are reported, not thrown.
+   */
+  extendLife(lifeMs: number): Promise<void> | undefined {
+    if (lifeMs <= this.#toldLife) return undefined
+    // Headroom, so that lives a little longer than the last one told (jitter) stay quiet.
+    lifeMs = lifeMs === Number.POSITIVE_INFINITY ? lifeMs : Math.ceil(lifeMs * 1.5)
+    this.#toldLife = lifeMs
     try {
-      const result = this.#store.retain(tags, lifeMs)
-      return result ? result.catch((error: unknown) => this.#onError('retain', error)) : undefined
+      const result = this.#store.extendLife(lifeMs)
+      return result
+        ? result.catch((error: unknown) => this.#lifeFailed('retain', error, lifeMs))
+        : undefined
     } catch (error) {
-      this.#onError('retain', error)
+      this.#lifeFailed('retain', error, lifeMs)
       return undefined
     }
+  }
+
+  #lifeFailed(operation: string, error: unknown, lifeMs: number): void {
+    // Not told after all: the next write of that life tries again.
+    if (this.#toldLife === lifeMs) this.#toldLife = 0
+    this.#onError(operation, error)
   }
 
   #flatten(tags: readonly string[]): number[] {

@@ -14,28 +14,31 @@ export interface TagVersion {
 export type InvalidationMode = 'expire' | 'stale'
 
 /**
- * Where tag versions live. Versions are counters moved by the store itself (Redis INCR), so
- * ordering never depends on any machine's clock. A store keeps a tag's state at least as long
- * as the entries that recorded it (`retain`), so a long-lived entry can never see its tag
- * state vanish and come back valid.
+ * Where tag versions live. Versions are counters moved by the store itself (Redis HINCRBY), so
+ * ordering never depends on any machine's clock. A moved tag is kept at least as long as the
+ * longest life of any entry of the namespace (`extendLife` publishes it when it grows), so an
+ * entry that recorded a tag's old version can never outlive the record that it moved: tag
+ * state that vanished and reads 0 again can only make a newer entry miss, never an older one
+ * valid. Writes touch no tag state at all.
  */
 export interface TagStore {
-  /** Current versions; a tag never seen is `{ hard: 0, soft: 0 }`. */
+  /** Current versions; a tag never moved (or long forgotten) is `{ hard: 0, soft: 0 }`. */
   fetch(tags: readonly string[]): Promise<TagVersion[]> | TagVersion[]
   /** Moves the tags and returns their new versions. */
   bump(tags: readonly string[], mode: InvalidationMode): Promise<TagVersion[]> | TagVersion[]
-  /** Keeps the state of `tags` for at least `lifeMs` (an entry carrying them is being written). */
-  retain(tags: readonly string[], lifeMs: number): Promise<void> | void
+  /** Entries of the namespace may now live `lifeMs` (`Infinity`: for ever); moved tags are kept that long. */
+  extendLife(lifeMs: number): Promise<void> | void
 }
 
-/** How long a tag moved with no entry retaining it is remembered (for computations in flight). */
+/** A moved tag is kept at least this long, however short entries live (computations in flight). */
 export const BUMP_GRACE_MS = 86_400_000
 
 /** Tag state in this process: the store of a cache with no shared layer that keeps tags. */
 export class MemoryTagStore implements TagStore {
   readonly #tags = new Map<string, TagVersion & { keepUntil: number }>()
   readonly #clock: Clock
-  #writesSincePrune = 0
+  #maxLife = BUMP_GRACE_MS
+  #bumpsSincePrune = 0
 
   constructor(clock: Clock) {
     this.#clock = clock
@@ -49,32 +52,25 @@ export class MemoryTagStore implements TagStore {
   }
 
   bump(tags: readonly string[], mode: InvalidationMode): TagVersion[] {
-    const now = this.#clock.now()
+    const keepUntil = this.#clock.now() + this.#maxLife
+    if (++this.#bumpsSincePrune >= 10_000) this.#prune()
     return tags.map((tag) => {
-      const state = this.#tags.get(tag) ?? { hard: 0, soft: 0, keepUntil: 0 }
+      const state = this.#tags.get(tag) ?? { hard: 0, soft: 0, keepUntil }
       if (mode === 'expire') state.hard++
       state.soft++
-      state.keepUntil = Math.max(state.keepUntil, now + BUMP_GRACE_MS)
+      state.keepUntil = keepUntil
       this.#tags.set(tag, state)
       return { hard: state.hard, soft: state.soft }
     })
   }
 
-  retain(tags: readonly string[], lifeMs: number): void {
-    const until = this.#clock.now() + lifeMs
-    for (const tag of tags) {
-      // Recorded even for a tag never moved: were it moved later, the bump's shorter grace
-      // alone would let its state be pruned under this entry, which would then look valid.
-      const state = this.#tags.get(tag)
-      if (!state) this.#tags.set(tag, { hard: 0, soft: 0, keepUntil: until })
-      else if (state.keepUntil < until) state.keepUntil = until
-    }
-    if (++this.#writesSincePrune >= 10_000) this.#prune()
+  extendLife(lifeMs: number): void {
+    if (lifeMs > this.#maxLife) this.#maxLife = lifeMs
   }
 
-  /** Drops tags no live entry can depend on (amortized over writes). */
+  /** Forgets tags no live entry can have recorded before their last move (amortized over bumps). */
   #prune(): void {
-    this.#writesSincePrune = 0
+    this.#bumpsSincePrune = 0
     const now = this.#clock.now()
     for (const [tag, state] of this.#tags) if (state.keepUntil <= now) this.#tags.delete(tag)
   }
