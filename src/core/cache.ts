@@ -49,6 +49,8 @@ export class Cache {
   readonly #maxKeyLength: number
   readonly #flights = new FlightTable<unknown>()
   readonly #reads = new FlightTable<Hit | undefined>()
+  /** Background refreshes of stale entries, apart from `#flights`: one starts from inside a flight. */
+  readonly #refreshes = new FlightTable<unknown>()
   readonly #pending: Set<Promise<unknown>>
   #closed = false
 
@@ -142,8 +144,9 @@ export class Cache {
       const failed = new Set<number>()
       const hit = await readThrough(rt, key, storeKey, flight, { answer: top }, failed)
       if (hit) {
+        const value = this.#hit(hit.layer, key, hit.entry, hit.stale)
         if (hit.stale) this.#refresh(job)
-        return this.#hit(hit.layer, key, hit.entry, hit.stale)
+        return value
       }
       this.#miss(key)
       const { value, stored } = await computeAndStore(rt, job, flight, failed)
@@ -268,7 +271,7 @@ export class Cache {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.allSettled([this.#flights.drain(), this.#reads.drain(), ...this.#pending])
+    await Promise.allSettled([this.#flights.drain(), this.#reads.drain(), this.#refreshes.drain(), ...this.#pending])
     for (let i = 0; i < this.#rt.layers.length; i++) {
       try {
         await this.#rt.layers[i]!.close?.()
@@ -313,7 +316,7 @@ export class Cache {
   #refresh<T>(job: Computation<T>): void {
     const rt = this.#rt
     if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key })
-    const refresh = this.#flights.run(job.storeKey, async (flight) => {
+    const refresh = this.#refreshes.run(job.storeKey, async (flight) => {
       const { value, stored } = await computeAndStore(rt, job, flight, new Set())
       if (stored) this.#wrote(job.key)
       return value
@@ -378,6 +381,7 @@ export class Cache {
     this.#rt.epoch++
     this.#flights.invalidate(storeKey)
     this.#reads.invalidate(storeKey)
+    this.#refreshes.invalidate(storeKey)
   }
 
   #invalidateFlights(storeKeys: readonly string[] | undefined): void {
@@ -385,12 +389,10 @@ export class Cache {
     if (storeKeys === undefined) {
       this.#flights.invalidateAll()
       this.#reads.invalidateAll()
+      this.#refreshes.invalidateAll()
       return
     }
-    for (const storeKey of storeKeys) {
-      this.#flights.invalidate(storeKey)
-      this.#reads.invalidate(storeKey)
-    }
+    for (const storeKey of storeKeys) this.#invalidateKey(storeKey)
   }
 
   /** Counts a hit (per-layer counters are kept by the read paths) and returns the value. */
