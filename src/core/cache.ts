@@ -271,7 +271,12 @@ export class Cache {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.allSettled([this.#flights.drain(), this.#reads.drain(), this.#refreshes.drain(), ...this.#pending])
+    await Promise.allSettled([
+      this.#flights.drain(),
+      this.#reads.drain(),
+      this.#refreshes.drain(),
+      ...this.#pending,
+    ])
     for (let i = 0; i < this.#rt.layers.length; i++) {
       try {
         await this.#rt.layers[i]!.close?.()

@@ -128,7 +128,8 @@ export function writeThrough(
       const cap = policy.layerTtl[i]
       const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
       if (ttlMs > 0) return layer.set(storeKey, entry, ttlMs)
-      ;(deleted ??= []).push(i)
+      deleted ??= []
+      deleted.push(i)
       return layer.delete(storeKey)
     },
     (i) => {

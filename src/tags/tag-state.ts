@@ -107,7 +107,11 @@ export class TagState {
     if (toFetch.length > 0) {
       const fetching = this.#fetch(toFetch)
       for (const tag of toFetch) this.#fetching.set(tag, fetching)
-      waits.push(fetching.finally(() => toFetch.forEach((tag) => this.#fetching.delete(tag))))
+      waits.push(
+        fetching.finally(() => {
+          for (const tag of toFetch) this.#fetching.delete(tag)
+        }),
+      )
     }
     await Promise.all(waits)
   }
