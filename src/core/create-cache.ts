@@ -37,10 +37,11 @@ export interface CacheOptions {
    */
   throwOnLayerError?: boolean
   /**
-   * How keys split into prefixes for `invalidatePrefix` (default: segments separated by ':',
-   * eight deep), or `false` to track no prefixes.
+   * Track key prefixes, so that `invalidatePrefix` can reach every key under one: `true` splits
+   * keys on ':' eight segments deep, or give `{ separator, maxDepth }`. Off by default: each
+   * tracked prefix is a tag every entry carries, which a hit checks and a write stores.
    */
-  prefixes?: PrefixOptions | false
+  prefixes?: PrefixOptions | boolean
   /**
    * How long this instance trusts the tag versions it read from a shared tag store (a layer
    * such as Redis that keeps tags) before reading them again: another instance's invalidation

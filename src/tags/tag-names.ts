@@ -52,13 +52,13 @@ export class Prefixes {
   readonly separator: string
   readonly maxDepth: number
 
-  constructor(options: PrefixOptions | false | undefined) {
-    if (options === false) {
+  constructor(options: PrefixOptions | boolean | undefined) {
+    if (options === undefined || options === false) {
       this.separator = ''
       this.maxDepth = 0
       return
     }
-    const { separator = ':', maxDepth = 8 } = options ?? {}
+    const { separator = ':', maxDepth = 8 } = options === true ? {} : options
     if (typeof separator !== 'string' || separator.length === 0) {
       throw invalidOption(
         'prefixes.separator',
@@ -93,7 +93,7 @@ export class Prefixes {
     if (this.maxDepth === 0) {
       throw invalidOption(
         'prefixes',
-        'is false for this cache, so invalidatePrefix() cannot be used',
+        'is not set for this cache, so it tracks no key prefixes: create it with `prefixes: true` (or { separator, maxDepth }) to use invalidatePrefix()',
       )
     }
     if (typeof prefix !== 'string' || prefix.length === 0) {

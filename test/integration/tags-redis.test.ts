@@ -27,7 +27,7 @@ afterAll(async () => {
 async function instance(namespace: string, clock: ManualClock = manualClock(), timeout = '2s') {
   const redis = redisLayer({ url: server.url, timeout })
   await redis.connect()
-  const cache = createCache({ namespace, clock, layers: [memoryLayer(), redis] })
+  const cache = createCache({ namespace, clock, layers: [memoryLayer(), redis], prefixes: true })
   caches.push(cache)
   return { cache, clock, redis }
 }

@@ -158,8 +158,28 @@ describe("mode: 'stale'", () => {
 })
 
 describe('invalidatePrefix', () => {
+  it('tracks no prefixes unless asked: keys with separators carry no tags by default', async () => {
+    const l2 = new MapLayer('l2')
+    const cache = createCache({ layers: [memoryLayer(), l2] })
+    await cache.set('analytics:student:456:report', 1)
+    expect((await l2.get('analytics:student:456:report'))?.tags).toBeUndefined()
+    const tracking = createCache({
+      namespace: 'p',
+      layers: [new MapLayer('l2', l2.store)],
+      prefixes: true,
+    })
+    await tracking.set('analytics:student:456:report', 1)
+    expect((await tracking.getMany(['analytics:student:456:report']))[0]).toBe(1)
+    const stored = [...l2.store.entries()].find(([k]) => k.startsWith('p:'))?.[1].entry
+    expect(stored?.tags).toEqual([
+      '#p:analytics:',
+      '#p:analytics:student:',
+      '#p:analytics:student:456:',
+    ])
+  })
+
   it('invalidates every key under a prefix and nothing beside it', async () => {
-    const cache = createCache()
+    const cache = createCache({ prefixes: true })
     const keys = [
       'analytics:student:456:report',
       'analytics:student:456:grades:2024',
@@ -183,8 +203,9 @@ describe('invalidatePrefix', () => {
     expect(await cache.getMany(['a/b/c', 'a/x/c'])).toEqual([undefined, 2])
     await expectInvalid(() => cache.invalidatePrefix('a/b/c/d'), 'prefixes.maxDepth')
     await expectInvalid(() => cache.invalidatePrefix(''), 'invalidatePrefix prefix')
-    const off = createCache({ prefixes: false })
-    await expectInvalid(() => off.invalidatePrefix('a'), 'prefixes')
+    for (const off of [createCache(), createCache({ prefixes: false })]) {
+      await expectInvalid(() => off.invalidatePrefix('a'), 'prefixes: true')
+    }
   })
 })
 
