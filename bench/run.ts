@@ -12,13 +12,14 @@ import { memoryHit } from './suites/memory-hit.js'
 import { memorySet } from './suites/memory-set.js'
 import { redis } from './suites/redis.js'
 import { redisDown } from './suites/redis-down.js'
+import { tags } from './suites/tags.js'
 import { checkTargets } from './targets.js'
 
 // Usage: npm run bench [-- <filter>...]; a filter selects suites or scenarios whose name
 // contains it (e.g. `memory-hit`, `redis`). Everything runs in this one process, one
 // contender at a time; the Redis suites share one private redis-server, stopped at the end.
 
-const suites: Suite[] = [memoryHit, memorySet, redis, redisDown]
+const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2)

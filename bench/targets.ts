@@ -2,6 +2,7 @@ import { formatMs } from './lib/outage.js'
 import { REDIS_TIMEOUT_MS as TIMEOUT_MS } from './lib/redis.js'
 import { formatNs, formatOps, formatRatio, ratioTo, type TargetOutcome } from './lib/report.js'
 import type { ProbeResult, ScenarioResult } from './lib/suite.js'
+import { formatDuration, GET_ONE_TAG, GET_THREE_TAGS } from './suites/tags.js'
 
 function nsOf(results: readonly ScenarioResult[], scenario: string, contender: string) {
   const found = results.find((result) => result.scenario.id === scenario)
@@ -113,5 +114,70 @@ export function checkTargets(
       detail: `${formatMs(next)} (limit ${OPEN_LIMIT_MS} ms)`,
     })
   }
+  outcomes.push(...tagTargets(results, probes))
+  return outcomes
+}
+
+/** Most an invalidateTags call may take (median), whatever the number of entries. */
+const INVALIDATE_LIMIT_MS = 2
+/** Most the median may grow with 10x the entries: flat, give or take noise. */
+const FLAT_LIMIT = 2
+/** Most a get hit of a tagged L1 entry may cost, relative to an untagged one. */
+const TAGGED_HIT_LIMIT = 1.3
+
+function tagTargets(
+  results: readonly ScenarioResult[],
+  probes: readonly ProbeResult[],
+): TargetOutcome[] {
+  const outcomes: TargetOutcome[] = []
+  const invalidate = probes.find((probe) => probe.id === 'tags-invalidate')?.figures
+  for (const [backend, small, large] of [
+    ['memory', 100_000, 1_000_000],
+    ['redis', 10_000, 100_000],
+  ] as const) {
+    const label = backend === 'memory' ? 'memory only' : 'tag state in Redis'
+    const fast = `layercache invalidateTags median < ${INVALIDATE_LIMIT_MS} ms (${label}, ${small.toLocaleString('en-US')} and ${large.toLocaleString('en-US')} entries)`
+    const flat = `layercache invalidateTags flat (${label}): 10x entries -> < ${FLAT_LIMIT}x time`
+    const a = invalidate?.[`${backend} ${small}`]
+    const b = invalidate?.[`${backend} ${large}`]
+    if (a === undefined || b === undefined) {
+      outcomes.push(skip(fast, 'tags-invalidate'), skip(flat, 'tags-invalidate'))
+      continue
+    }
+    outcomes.push({
+      name: fast,
+      status: Math.max(a, b) < INVALIDATE_LIMIT_MS ? 'PASS' : 'MISS',
+      detail: `medians ${formatDuration(a)} and ${formatDuration(b)} (limit ${INVALIDATE_LIMIT_MS} ms)`,
+    })
+    outcomes.push({
+      name: flat,
+      status: b / a < FLAT_LIMIT ? 'PASS' : 'MISS',
+      detail: `${formatDuration(b)} / ${formatDuration(a)} = ${formatRatio(b / a)} (limit ${FLAT_LIMIT}x)`,
+    })
+  }
+
+  for (const contender of [GET_ONE_TAG, GET_THREE_TAGS]) {
+    const name = `layercache ${contender} hit (L1) <= ${TAGGED_HIT_LIMIT}x an untagged get hit`
+    const found = ratioOf(results, 'tags-get', contender)
+    if (!found) outcomes.push(skip(name, 'tags-get'))
+    else
+      outcomes.push({
+        name,
+        status: found.ratio <= TAGGED_HIT_LIMIT ? 'PASS' : 'MISS',
+        detail: `${formatRatio(found.ratio)} round by round (medians ${formatNs(found.value)} vs ${formatNs(found.reference)} ns; limit ${TAGGED_HIT_LIMIT}x)`,
+      })
+  }
+
+  const stale = probes.find((probe) => probe.id === 'tags-stale')?.figures
+  const staleName =
+    'layercache old values read on the invalidating instance right after invalidateTags: 0'
+  const old = stale?.['layercache A']
+  if (old === undefined) outcomes.push(skip(staleName, 'tags-stale'))
+  else
+    outcomes.push({
+      name: staleName,
+      status: old === 0 ? 'PASS' : 'MISS',
+      detail: `${old} of 1000 (both rounds)`,
+    })
   return outcomes
 }

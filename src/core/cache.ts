@@ -176,7 +176,7 @@ export class Cache {
       applyJitter(policy, policy.ttl, jitter),
     )
     stamp(entry, tags, versions)
-    const retained = tags.length > 0 ? rt.tags.extendLife(entry.staleUntil - now) : undefined
+    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
     // In-flight reads of the key are invalidated before and after the write (see #mutate).
     this.#invalidateKey(storeKey)
     try {
@@ -184,7 +184,6 @@ export class Cache {
     } finally {
       this.#invalidateKey(storeKey)
     }
-    await retained
     this.#wrote(key)
   }
 
@@ -320,8 +319,9 @@ export class Cache {
   /** Recomputes an entry served stale, once (joining a refresh already running), in the background. */
   #refresh<T>(job: Computation<T>): void {
     const rt = this.#rt
-    if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key })
     const refresh = this.#refreshes.run(job.storeKey, async (flight) => {
+      // Announced only when it starts here: stale reads that join it are not new refreshes.
+      if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key })
       const { value, stored } = await computeAndStore(rt, job, flight, new Set())
       if (stored) this.#wrote(job.key)
       return value

@@ -1,5 +1,6 @@
-import { checkTags } from '../tags/tag-names.js'
+import { checkTags, MAX_TAGS_PER_ENTRY } from '../tags/tag-names.js'
 import type { Entry } from './entry.js'
+import { invalidOption } from './errors.js'
 import { applyJitter, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
 import type { Flight } from './single-flight.js'
@@ -60,8 +61,12 @@ export async function computeAndStore<T>(
       versions = [...recorded, ...(await rt.tags.capture(extra))]
     }
   }
-  if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded)))
-    return { value, stored: false }
+  if (allTags.length > MAX_TAGS_PER_ENTRY) {
+    throw invalidOption(
+      'wrap options.tags',
+      `gives the entry ${allTags.length} tags; an entry carries at most ${MAX_TAGS_PER_ENTRY}`,
+    )
+  }
   const now = rt.clock.now()
   const jitter = rt.random()
   const entry = buildEntry(
@@ -74,9 +79,12 @@ export async function computeAndStore<T>(
     applyJitter(policy, policy.ttl, jitter),
   )
   stamp(entry, allTags, versions)
-  const retained = allTags.length > 0 ? rt.tags.extendLife(entry.staleUntil - now) : undefined
+  // Before the check below: a tag moved after it must be kept as long as this entry lives.
+  if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
+  if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded))) {
+    return { value, stored: false }
+  }
   const stored = await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed)
-  await retained
   return { value, stored }
 }
 

@@ -30,7 +30,7 @@ export async function tagVerdict(rt: Runtime, entry: Entry): Promise<TagVerdict>
   const verdict = rt.tags.check(entry, rt.clock.now())
   if (verdict !== 'unknown') return verdict
   await rt.tags.load(entry.tags!)
-  return rt.tags.check(entry, rt.clock.now())
+  return rt.tags.check(entry, rt.clock.now(), true)
 }
 
 /**
@@ -109,7 +109,7 @@ export async function readMany(
     pending.forEach((p, j) => {
       const entry = entries[j]
       const verdict = isFreshFor(entry, keys[p]!, storeKeys[p]!, now)
-        ? rt.tags.check(entry, now)
+        ? rt.tags.check(entry, now, true)
         : 'invalid'
       if (verdict === 'fresh' || verdict === 'stale') {
         found[p] = { entry: entry!, layer: i, stale: verdict === 'stale' }

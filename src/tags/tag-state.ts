@@ -63,17 +63,23 @@ export class TagState {
     )
   }
 
-  /** The verdict on `entry`'s tags from what is known now; `'unknown'` asks for `load()` first. */
-  check(entry: Entry, now: number): TagVerdict {
+  /**
+   * The verdict on `entry`'s tags from what is known now; `'unknown'` asks for `load()` first.
+   * `justLoaded` judges by versions just read for this call even if the trust window is shorter
+   * than a round trip (`tagTrust: 0` then means: ask the store on every read).
+   */
+  check(entry: Entry, now: number, justLoaded = false): TagVerdict {
     const tags = entry.tags
     if (tags === undefined) return 'fresh'
-    if (entry.checkedEpoch === this.epoch && now < entry.checkedUntil!) return entry.verdict!
+    if (!justLoaded && entry.checkedEpoch === this.epoch && now < entry.checkedUntil!) {
+      return entry.verdict!
+    }
     const versions = entry.tagVersions
     let verdict: TagVerdict = 'fresh'
     let until = Number.POSITIVE_INFINITY
     for (let i = 0; i < tags.length; i++) {
       const known = this.#known.get(tags[i]!)
-      if (known === undefined || now >= known.trustedUntil) return 'unknown'
+      if (known === undefined || (!justLoaded && now >= known.trustedUntil)) return 'unknown'
       if (known.trustedUntil < until) until = known.trustedUntil
       const hard = versions?.[2 * i] ?? 0
       const soft = versions?.[2 * i + 1] ?? 0

@@ -16,6 +16,16 @@ const RUN_TIMEOUT_MS = 20_000
 const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
 
 const expectedOutput: Record<string, readonly string[]> = {
+  'tags.ts': [
+    '  still cached: dashboard:user:7, analytics:user:7:visits, summary:user:7',
+    '  read again: 3 database reads, dashboard:user:42 plan -> pro',
+    '  still cached: analytics:student:4567:grades, analytics:student:789:grades',
+    '  two reads right after: "ada 10, linus 8", "ada 10, linus 8"',
+    '  refresh landed: 1 factory run for the two stale reads',
+    '  leaderboard: linus 12, ada 10',
+    'stats: invalidations=3 stale=2',
+    'cache closed',
+  ],
   'quickstart.ts': [
     'database queries so far: 1',
     'same object: true',

@@ -136,6 +136,20 @@ describe('tags shared through Redis', () => {
     ).toEqual([undefined, 's'])
   })
 
+  it('with tagTrust 0 asks the store on every read, and still serves hits', async () => {
+    const namespace = ns()
+    const redis = redisLayer({ url: server.url, timeout: '2s' })
+    await redis.connect()
+    const strict = createCache({ namespace, layers: [memoryLayer(), redis], tagTrust: 0 })
+    caches.push(strict)
+    const other = await instance(namespace)
+    let runs = 0
+    for (let i = 0; i < 5; i++) await strict.wrap('k', async () => ++runs, { tags: ['t'] })
+    expect(runs).toBe(1)
+    await other.cache.invalidateTags(['t'])
+    expect(await strict.get('k')).toBeUndefined() // no trust window: seen at once
+  })
+
   it('rejects an invalidation that could not reach the tag store, and keeps serving reads', async () => {
     const namespace = ns()
     const a = await instance(namespace, manualClock(), '100ms')

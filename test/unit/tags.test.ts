@@ -146,6 +146,20 @@ describe("mode: 'stale'", () => {
     expect(await cache.has('k')).toBe(true)
   })
 
+  it('announces one refresh, however many stale reads arrive while it runs', async () => {
+    const cache = createCache()
+    await cache.set('k', 'old', { tags: ['t'] })
+    await cache.invalidateTags(['t'], { mode: 'stale' })
+    const gate = deferred<string>()
+    let refreshes = 0
+    cache.on('refresh', () => refreshes++)
+    expect(await cache.wrap('k', () => gate.promise, { tags: ['t'] })).toBe('old')
+    expect(await cache.wrap('k', () => gate.promise, { tags: ['t'] })).toBe('old')
+    gate.resolve('new')
+    await cache.close()
+    expect(refreshes).toBe(1)
+  })
+
   it("is overridden by a later 'expire': the entry is then not served at all", async () => {
     const cache = createCache()
     await cache.set('k', 'old', { tags: ['t'] })
@@ -221,6 +235,17 @@ describe('tag validation', () => {
     await cache.set('kept', 1, { tags: ['t'] })
     await expectInvalid(() => cache.invalidateTags(tags as string[]), text)
     expect(await cache.get('kept')).toBe(1)
+  })
+
+  it('counts the tags of the policy and of a tag function together against the limit', async () => {
+    const policyTags = Array.from({ length: 10 }, (_, i) => `p${i}`)
+    const cache = createCache({ policies: { many: { tags: policyTags } } })
+    const valueTags = Array.from({ length: 60 }, (_, i) => `v${i}`)
+    await expectInvalid(
+      () => cache.wrap('k', async () => 1, { policy: 'many', tags: () => valueTags }),
+      'at most 64',
+    )
+    expect(await cache.has('k')).toBe(false)
   })
 
   it('refuses bad tags on set, on wrap, from a tag function, and an unknown mode', async () => {
