@@ -168,8 +168,12 @@ export class Guard {
     }
   }
 
-  /** Runs one call within the timeout, through the breaker. `written` keys are clean once it lands. */
-  async call<T>(
+  /**
+   * Runs one call within the timeout, through the breaker. `written` keys are clean once it
+   * lands (and dirty if it fails, with `dirtyOnFailure`). One promise per call, settled with
+   * its bookkeeping done: this sits on every remote read and write.
+   */
+  call<T>(
     operation: string,
     key: string | undefined,
     run: () => T | Promise<T>,
@@ -177,23 +181,56 @@ export class Guard {
     dirtyOnFailure = false,
   ): Promise<Awaited<T>> {
     let probe = false
-    let result: Awaited<T>
-    try {
-      probe = this.#admit()
-      result = await this.#withTimeout(operation, run)
-    } catch (error) {
+    const failed = (error: unknown): unknown => {
       if (probe) this.#probing = false
       if (!isValueError(error)) {
         if (dirtyOnFailure && written) this.#markDirty(written)
         if ((error as CacheError | undefined)?.code !== 'E_CIRCUIT_OPEN')
           this.#failed(operation, key, error)
       }
-      throw error
+      return error
     }
-    if (probe) this.#probing = false
-    if (written && this.#dirty.size > 0) for (const k of written) this.#dirty.delete(k)
-    this.#succeeded()
-    return result
+    const landed = () => {
+      if (probe) this.#probing = false
+      if (written && this.#dirty.size > 0) for (const k of written) this.#dirty.delete(k)
+      this.#succeeded()
+    }
+    let answer: T | Promise<T>
+    try {
+      probe = this.#admit()
+      answer = run()
+    } catch (error) {
+      return Promise.reject(failed(error))
+    }
+    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') {
+      landed() // answered synchronously: no deadline to set
+      return Promise.resolve(answer as Awaited<T>)
+    }
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const pending = this.#deadlines.add(() => {
+        reject(
+          failed(
+            new CacheError(
+              'E_TIMEOUT',
+              `layercache: layer "${this.name}" did not answer ${operation} within ${this.timeoutMs}ms`,
+            ),
+          ),
+        )
+      })
+      ;(answer as Promise<T>).then(
+        (value) => {
+          if (pending.done) return // too late: the timeout already answered
+          pending.done = true
+          landed()
+          resolve(value as Awaited<T>)
+        },
+        (error: unknown) => {
+          if (pending.done) return
+          pending.done = true
+          reject(failed(error))
+        },
+      )
+    })
   }
 
   #markDirty(keys: readonly string[]): void {
@@ -215,39 +252,6 @@ export class Guard {
     }
     this.#skipped++
     throw this.#openError!
-  }
-
-  #withTimeout<T>(operation: string, run: () => T | Promise<T>): Promise<Awaited<T>> {
-    let answer: T | Promise<T>
-    try {
-      answer = run()
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    // Answered synchronously: no timer to arm.
-    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') {
-      return Promise.resolve(answer as Awaited<T>)
-    }
-    return new Promise<Awaited<T>>((resolve, reject) => {
-      const pending = this.#deadlines.add(() => {
-        reject(
-          new CacheError(
-            'E_TIMEOUT',
-            `layercache: layer "${this.name}" did not answer ${operation} within ${this.timeoutMs}ms`,
-          ),
-        )
-      })
-      ;(answer as Promise<T>).then(
-        (value) => {
-          pending.done = true
-          resolve(value as Awaited<T>)
-        },
-        (error: unknown) => {
-          pending.done = true
-          reject(error)
-        },
-      )
-    })
   }
 
   #failed(operation: string, key: string | undefined, error: unknown): void {
