@@ -6,7 +6,7 @@ import {
   type Computation,
   computeAndStore,
   type Factory,
-  stamp,
+  stampedEntry,
   type TagsOf,
   tagsBefore,
 } from './compute.js'
@@ -14,12 +14,11 @@ import type { Entry } from './entry.js'
 import { CacheError, describe, invalidOption } from './errors.js'
 import type { CacheEventName, CacheListener } from './events.js'
 import { toStoreKey } from './keys.js'
-import { applyJitter } from './policies.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
 import { FlightTable } from './single-flight.js'
 import type { CacheStats } from './stats.js'
-import { buildEntry, clearThrough, deleteThrough, writeThrough } from './write-path.js'
+import { clearThrough, deleteThrough, writeThrough } from './write-path.js'
 
 export type { Factory, TagsOf } from './compute.js'
 
@@ -164,19 +163,17 @@ export class Cache {
     const tags = tagsBefore(rt, key, policy)
     let versions = tags.length > 0 ? rt.tags.capture(tags) : []
     if (isPromise(versions)) versions = await versions
-    const now = rt.clock.now()
-    const jitter = rt.random()
-    const entry = buildEntry(
+    const { entry, jitter } = stampedEntry(
+      rt,
       value,
       policy,
       key,
       storeKey,
-      now,
-      now,
-      applyJitter(policy, policy.ttl, jitter),
+      rt.clock.now(),
+      tags,
+      versions,
     )
-    stamp(entry, tags, versions)
-    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
+    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
     // In-flight reads of the key are invalidated before and after the write (see #mutate).
     this.#invalidateKey(storeKey)
     try {

@@ -67,20 +67,18 @@ export async function computeAndStore<T>(
       `gives the entry ${allTags.length} tags; an entry carries at most ${MAX_TAGS_PER_ENTRY}`,
     )
   }
-  const now = rt.clock.now()
-  const jitter = rt.random()
-  const entry = buildEntry(
+  const { entry, jitter } = stampedEntry(
+    rt,
     value,
     policy,
     key,
     storeKey,
     startedAt,
-    now,
-    applyJitter(policy, policy.ttl, jitter),
+    allTags,
+    versions,
   )
-  stamp(entry, allTags, versions)
   // Before the check below: a tag moved after it must be kept as long as this entry lives.
-  if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
+  if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
   if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded))) {
     return { value, stored: false }
   }
@@ -88,9 +86,27 @@ export async function computeAndStore<T>(
   return { value, stored }
 }
 
-/** Writes the tags and their recorded versions into an entry. */
-export function stamp(entry: Entry, tags: readonly string[], versions: readonly number[]): void {
-  if (tags.length === 0) return
-  entry.tags = tags
-  entry.tagVersions = versions
+/**
+ * The envelope of a value about to be written: its TTL jittered by one random draw (returned,
+ * since per-layer TTLs use the same draw), its tags and their recorded versions stamped in.
+ */
+export function stampedEntry(
+  rt: Runtime,
+  value: unknown,
+  policy: ResolvedPolicy,
+  key: string,
+  storeKey: string,
+  startedAt: number,
+  tags: readonly string[],
+  versions: readonly number[],
+): { entry: Entry; jitter: number } {
+  const now = rt.clock.now()
+  const jitter = rt.random()
+  const ttl = applyJitter(policy, policy.ttl, jitter)
+  const entry = buildEntry(value, policy, key, storeKey, startedAt, now, ttl)
+  if (tags.length > 0) {
+    entry.tags = tags
+    entry.tagVersions = versions
+  }
+  return { entry, jitter }
 }
