@@ -2,7 +2,7 @@ import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { createCache as createCacheManager } from 'cache-manager'
 import { Cacheable, createKeyv } from 'cacheable'
-import { type Cache, createCache, memoryLayer, type PolicyOptions } from '../../src/index.js'
+import { type Cache, createCache, memoryLayer, type PolicyOptions } from 'layercache'
 
 // Every cache gets the same bounds: 10,000 entries and a 5 minute TTL, long enough that
 // nothing expires during a run. Everything else is each library's default, as users get it.

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { runInNewContext } from 'node:vm'
 import { Cacheable, createKeyv } from 'cacheable'
-import { type Cache, createCache, memoryLayer } from '../../src/index.js'
+import { type Cache, createCache, memoryLayer } from 'layercache'
 import { MAX_ENTRIES, TTL_MS } from '../lib/anchors.js'
 import { median } from '../lib/measure.js'
 import {
