@@ -61,11 +61,6 @@ export function newEntry(
   }
 }
 
-/** Time left (ms) before the entry may no longer be served at all. */
-export function remainingLife(entry: Entry, now: number): number {
-  return entry.staleUntil - now
-}
-
 /** True when the entry belongs to `key` (guards against hashed-key collisions). */
 export function entryMatchesKey(entry: Entry, key: string, storeKey: string): boolean {
   return storeKey === key ? entry.key === undefined : entry.key === key

@@ -40,11 +40,6 @@ export class FlightTable<T> {
     this.#flights.clear()
   }
 
-  /** Number of running flights. */
-  get size(): number {
-    return this.#flights.size
-  }
-
   /** Settles when every flight running now has settled (errors ignored). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#flights.values()].map((f) => f.promise))

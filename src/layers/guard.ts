@@ -3,7 +3,7 @@ import { type Duration, parseDuration } from '../core/durations.js'
 import { CacheError, describe, invalidOption, isValueError } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
 import { Deadlines } from './deadlines.js'
-import type { LayerContext } from './layer.js'
+import { isPromise, type LayerContext } from './layer.js'
 
 /** Circuit breaker settings: after `threshold` consecutive failures, skip the layer for `cooldown`. */
 export interface BreakerOptions {
@@ -135,6 +135,22 @@ export class Guard {
     return true
   }
 
+  /**
+   * Reads `keys` in one guarded call of `fetch`, which gets only the keys that are not dirty;
+   * the answers come back in the order of `keys`, a dirty key answering `undefined`.
+   */
+  async readMany<R>(
+    keys: readonly string[],
+    fetch: (clean: readonly string[]) => readonly R[] | Promise<readonly R[]>,
+  ): Promise<(R | undefined)[]> {
+    const clean = keys.filter((key) => !this.isDirty(key))
+    if (clean.length === 0) return keys.map(() => undefined)
+    const found = await this.call('getMany', undefined, () => fetch(clean))
+    if (clean.length === keys.length) return [...found]
+    const byKey = new Map(clean.map((key, i) => [key, found[i]]))
+    return keys.map((key) => byKey.get(key))
+  }
+
   /** A write or delete: when it fails (or is skipped), its keys turn dirty; when it lands, clean. */
   write(keys: readonly string[], operation: string, run: () => unknown): Promise<void> {
     return this.call(
@@ -202,7 +218,7 @@ export class Guard {
     } catch (error) {
       return Promise.reject(failed(error))
     }
-    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') {
+    if (!isPromise(answer)) {
       landed() // answered synchronously: no deadline to set
       return Promise.resolve(answer as Awaited<T>)
     }

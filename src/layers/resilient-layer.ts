@@ -47,15 +47,11 @@ export class ResilientLayer implements Layer {
     return this.#guard.call('get', key, () => this.inner.get(key))
   }
 
-  async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    const clean = keys.filter((key) => !this.#guard.isDirty(key))
-    if (clean.length === 0) return keys.map(() => undefined)
+  getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
     const inner = this.inner
-    const found = await this.#guard.call('getMany', undefined, () =>
+    return this.#guard.readMany(keys, (clean) =>
       inner.getMany ? inner.getMany(clean) : Promise.all(clean.map((key) => inner.get(key))),
     )
-    const byKey = new Map(clean.map((key, i) => [key, found[i]]))
-    return keys.map((key) => byKey.get(key))
   }
 
   set(key: string, entry: Entry, ttlMs: number): Promise<void> {

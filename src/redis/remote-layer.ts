@@ -75,19 +75,12 @@ export class RemoteLayer implements Layer {
   }
 
   async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    const clean = keys.filter((key) => !this.guard.isDirty(key))
-    if (clean.length === 0) return keys.map(() => undefined)
-    const found = await this.guard.call('getMany', undefined, () =>
+    const found = await this.guard.readMany(keys, (clean) =>
       this.#store.getMany(clean.map((key) => this.#prefix + key)),
     )
-    const decode = (key: string, bytes: Uint8Array | undefined) =>
-      bytes === undefined ? undefined : this.#decode(key, bytes, false)
-    if (clean.length === keys.length) return clean.map((key, i) => decode(key, found[i]))
-    const byKey = new Map<string, Entry | undefined>()
-    clean.forEach((key, i) => {
-      byKey.set(key, decode(key, found[i]))
-    })
-    return keys.map((key) => byKey.get(key))
+    return found.map((bytes, i) =>
+      bytes === undefined ? undefined : this.#decode(keys[i]!, bytes, false),
+    )
   }
 
   set(key: string, entry: Entry, ttlMs: number): Promise<void> {
