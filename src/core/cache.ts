@@ -35,6 +35,8 @@ export interface InvalidateOptions {
 }
 
 const noop = () => {}
+/** The tag versions of an entry without tags. */
+const NO_VERSIONS: readonly number[] = Object.freeze([])
 
 /**
  * A multi-level cache. Create one with {@link createCache}; it orchestrates its layers and owns
@@ -161,23 +163,30 @@ export class Cache {
     const rt = this.#rt
     const policy = rt.policies.resolve(options, 'set options')
     const tags = tagsBefore(rt, key, policy)
-    let versions = tags.length > 0 ? rt.tags.capture(tags) : []
+    let versions = tags.length > 0 ? rt.tags.capture(tags) : NO_VERSIONS
     if (isPromise(versions)) versions = await versions
+    // One clock read per set: stamping and every layer's TTL use it (a clock read is not free).
+    let now = rt.clock.now()
     const { entry, jitter } = stampedEntry(
       rt,
       value,
       policy,
       key,
       storeKey,
-      rt.clock.now(),
+      now,
       tags,
       versions,
+      now,
     )
-    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
+    if (tags.length > 0) {
+      await rt.tags.extendLife(entry.staleUntil - now)
+      now = rt.clock.now()
+    }
     // In-flight reads of the key are invalidated before and after the write (see #mutate).
     this.#invalidateKey(storeKey)
     try {
-      await writeThrough(rt, key, storeKey, entry, policy, jitter)
+      const written = writeThrough(rt, key, storeKey, entry, policy, jitter, now)
+      if (isPromise(written)) await written
     } finally {
       this.#invalidateKey(storeKey)
     }

@@ -67,22 +67,28 @@ export async function computeAndStore<T>(
       `gives the entry ${allTags.length} tags; an entry carries at most ${MAX_TAGS_PER_ENTRY}`,
     )
   }
-  const { entry, jitter } = stampedEntry(
-    rt,
-    value,
-    policy,
-    key,
-    storeKey,
-    startedAt,
-    allTags,
-    versions,
-  )
+  const {
+    entry,
+    jitter,
+    now: stampedAt,
+  } = stampedEntry(rt, value, policy, key, storeKey, startedAt, allTags, versions)
   // Before the check below: a tag moved after it must be kept as long as this entry lives.
   if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
   if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded))) {
     return { value, stored: false }
   }
-  const stored = await writeThrough(rt, key, storeKey, entry, policy, jitter, flight, failed)
+  const stored = await writeThrough(
+    rt,
+    key,
+    storeKey,
+    entry,
+    policy,
+    jitter,
+    // Without an await since stamping, the stamping time is still now (a clock read is not free).
+    allTags.length > 0 ? rt.clock.now() : stampedAt,
+    flight,
+    failed,
+  )
   return { value, stored }
 }
 
@@ -99,8 +105,8 @@ export function stampedEntry(
   startedAt: number,
   tags: readonly string[],
   versions: readonly number[],
-): { entry: Entry; jitter: number } {
-  const now = rt.clock.now()
+  now = rt.clock.now(),
+): { entry: Entry; jitter: number; now: number } {
   const jitter = rt.random()
   const ttl = applyJitter(policy, policy.ttl, jitter)
   const entry = buildEntry(value, policy, key, storeKey, startedAt, now, ttl)
@@ -108,5 +114,5 @@ export function stampedEntry(
     entry.tags = tags
     entry.tagVersions = versions
   }
-  return { entry, jitter }
+  return { entry, jitter, now }
 }

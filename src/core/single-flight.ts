@@ -27,6 +27,7 @@ export class FlightTable<T> {
 
   /** Marks the flight for `key` invalidated and detaches it, so later callers start afresh. */
   invalidate(key: string): void {
+    if (this.#flights.size === 0) return // the common case: nothing in flight
     const flight = this.#flights.get(key)
     if (flight) {
       flight.invalidated = true

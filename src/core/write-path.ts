@@ -58,12 +58,15 @@ class Failures {
 }
 
 /**
- * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn. Work for a
- * flight (`guard` given, i.e. `wrap`) always fails open, even with `throwOnLayerError`. Layers in
+ * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn; answers
+ * synchronously when every layer did (a memory-only cache writes without a promise), and
+ * otherwise continues from each layer's promise (no async frame per write). Work for a flight
+ * (`guard` given, i.e. `wrap`) always fails open, even with `throwOnLayerError`. Layers in
  * `detached` are not awaited: their writes finish in the background (tracked for `close()`),
- * though what they throw synchronously (a value that cannot be encoded) still aborts.
+ * though what they throw synchronously (a value that cannot be encoded) still aborts. A value
+ * error may be thrown synchronously: call it from an async function.
  */
-async function bottomUp(
+function bottomUp(
   rt: Runtime,
   key: string | undefined,
   name: string,
@@ -71,33 +74,71 @@ async function bottomUp(
   done: (index: number) => void,
   guard?: Guard,
   detached?: ReadonlySet<number>,
-): Promise<boolean> {
-  let failures: Failures | undefined // made on the first failure only: writes rarely fail
-  for (let i = rt.layers.length - 1; i >= 0; i--) {
-    if (guard?.invalidated) return false
-    try {
-      const result = operation(rt.layers[i]!, i)
-      if (isPromise(result)) {
-        if (detached?.has(i)) {
-          rt.background(
-            result.then(
-              () => done(i),
-              (error) => rt.layerError(i, name, key, error),
-            ),
-          )
-          continue
-        }
-        await result
+): boolean | Promise<boolean> {
+  return new Walk(rt, key, name, operation, done, guard, detached).from(rt.layers.length - 1)
+}
+
+/** One bottom-up walk over the layers (see {@link bottomUp}). */
+class Walk {
+  #failures: Failures | undefined // made on the first failure only: writes rarely fail
+
+  constructor(
+    readonly rt: Runtime,
+    readonly key: string | undefined,
+    readonly name: string,
+    readonly operation: (layer: Layer, index: number) => unknown,
+    readonly done: (index: number) => void,
+    readonly guard: Guard | undefined,
+    readonly detached: ReadonlySet<number> | undefined,
+  ) {}
+
+  /** Walks from layer `i` upwards (towards index 0). */
+  from(i: number): boolean | Promise<boolean> {
+    const { rt, guard } = this
+    for (; i >= 0; i--) {
+      if (guard?.invalidated) return false
+      let result: unknown
+      try {
+        result = this.operation(rt.layers[i]!, i)
+      } catch (error) {
+        this.#fail(i, error)
+        continue
       }
-      done(i)
-    } catch (error) {
-      failures ??= new Failures(rt, key)
-      failures.add(i, name, error)
+      if (!isPromise(result)) {
+        this.done(i)
+        continue
+      }
+      if (this.detached?.has(i)) {
+        const at = i
+        rt.background(
+          result.then(
+            () => this.done(at),
+            (error) => rt.layerError(at, this.name, this.key, error),
+          ),
+        )
+        continue
+      }
+      const at = i
+      return result.then(
+        () => {
+          this.done(at)
+          return this.from(at - 1)
+        },
+        (error: unknown) => {
+          this.#fail(at, error)
+          return this.from(at - 1)
+        },
+      )
     }
+    // A flight (wrap) has already produced its value: a layer's failure never costs the caller it.
+    if (!guard) this.#failures?.settle(this.name)
+    return !guard?.invalidated
   }
-  // A flight (wrap) has already produced its value: a layer's failure never costs the caller it.
-  if (!guard) failures?.settle(name)
-  return !guard?.invalidated
+
+  #fail(index: number, error: unknown): void {
+    this.#failures ??= new Failures(this.rt, this.key)
+    this.#failures.add(index, this.name, error)
+  }
 }
 
 /**
@@ -115,10 +156,11 @@ export function writeThrough(
   entry: Entry,
   policy: ResolvedPolicy,
   jitter: number,
+  now: number,
   guard?: Guard,
   detached?: ReadonlySet<number>,
-): Promise<boolean> {
-  const life = entry.staleUntil - rt.clock.now()
+): boolean | Promise<boolean> {
+  const life = entry.staleUntil - now
   let deleted: number[] | undefined // layers this policy keeps the key out of (TTL 0)
   return bottomUp(
     rt,

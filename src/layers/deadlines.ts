@@ -1,8 +1,13 @@
-/** One call waiting for its deadline; `done` once it settled, so the deadline is moot. */
-export interface Pending {
-  readonly deadline: number
-  readonly onTimeout: () => void
+/**
+ * One call waiting for its deadline; `done` once it settled, so the deadline is moot. The queue
+ * holds every call of the last timeout period: a settled call should drop what it captured.
+ */
+export interface Timed {
+  /** Set by {@link Deadlines.add}. */
+  deadline: number
   done: boolean
+  /** Called once, when the deadline passed before the call settled (`done` is set first). */
+  timedOut(): void
 }
 
 /** Settled entries at the head of the queue before it is compacted. */
@@ -15,7 +20,7 @@ const COMPACT_AT = 1_024
  */
 export class Deadlines {
   readonly #timeoutMs: number
-  #queue: Pending[] = []
+  #queue: Timed[] = []
   #head = 0
   #timer: ReturnType<typeof setTimeout> | undefined
 
@@ -23,16 +28,11 @@ export class Deadlines {
     this.#timeoutMs = timeoutMs
   }
 
-  /** Calls `onTimeout` once `timeoutMs` passed, unless the returned handle is marked `done` first. */
-  add(onTimeout: () => void): Pending {
-    const pending: Pending = {
-      deadline: performance.now() + this.#timeoutMs,
-      onTimeout,
-      done: false,
-    }
+  /** Calls `pending.timedOut()` once `timeoutMs` passed, unless it is marked `done` first. */
+  add(pending: Timed): void {
+    pending.deadline = performance.now() + this.#timeoutMs
     this.#queue.push(pending)
     if (this.#timer === undefined) this.#arm(this.#timeoutMs)
-    return pending
   }
 
   #arm(delay: number): void {
@@ -51,7 +51,7 @@ export class Deadlines {
       this.#head++
       if (!pending.done) {
         pending.done = true
-        pending.onTimeout()
+        pending.timedOut()
       }
     }
     if (this.#head >= COMPACT_AT || this.#head === queue.length) {

@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js'
 import { type Duration, parseDuration } from '../core/durations.js'
 import { CacheError, describe, invalidOption, isValueError } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
-import { Deadlines } from './deadlines.js'
+import { Deadlines, type Timed } from './deadlines.js'
 import { isPromise, type LayerContext } from './layer.js'
 
 /** Circuit breaker settings: after `threshold` consecutive failures, skip the layer for `cooldown`. */
@@ -186,8 +186,8 @@ export class Guard {
 
   /**
    * Runs one call within the timeout, through the breaker. `written` keys are clean once it
-   * lands (and dirty if it fails, with `dirtyOnFailure`). One promise per call, settled with
-   * its bookkeeping done: this sits on every remote read and write.
+   * lands (and dirty if it fails, with `dirtyOnFailure`). One promise and one small record per
+   * call, settled with its bookkeeping done: this sits on every remote read and write.
    */
   call<T>(
     operation: string,
@@ -197,56 +197,53 @@ export class Guard {
     dirtyOnFailure = false,
   ): Promise<Awaited<T>> {
     let probe = false
-    const failed = (error: unknown): unknown => {
-      if (probe) this.#probing = false
-      if (!isValueError(error)) {
-        if (dirtyOnFailure && written) this.#markDirty(written)
-        if ((error as CacheError | undefined)?.code !== 'E_CIRCUIT_OPEN')
-          this.#failed(operation, key, error)
-      }
-      return error
-    }
-    const landed = () => {
-      if (probe) this.#probing = false
-      if (written && this.#dirty.size > 0) for (const k of written) this.#dirty.delete(k)
-      this.#succeeded()
-    }
     let answer: T | Promise<T>
     try {
       probe = this.#admit()
       answer = run()
     } catch (error) {
-      return Promise.reject(failed(error))
+      return Promise.reject(this.failed(operation, key, written, dirtyOnFailure, probe, error))
     }
     if (!isPromise(answer)) {
-      landed() // answered synchronously: no deadline to set
+      this.landed(written, probe) // answered synchronously: no deadline to set
       return Promise.resolve(answer as Awaited<T>)
     }
-    return new Promise<Awaited<T>>((resolve, reject) => {
-      const pending = this.#deadlines.add(() => {
-        reject(
-          failed(
-            new CacheError(
-              'E_TIMEOUT',
-              `layercache: layer "${this.name}" did not answer ${operation} within ${this.timeoutMs}ms`,
-            ),
-          ),
-        )
-      })
-      ;(answer as Promise<T>).then(
-        (value) => {
-          if (pending.done) return // too late: the timeout already answered
-          pending.done = true
-          landed()
-          resolve(value as Awaited<T>)
-        },
-        (error: unknown) => {
-          if (pending.done) return
-          pending.done = true
-          reject(failed(error))
-        },
-      )
+    const call = new GuardedCall<Awaited<T>>(this, operation, key, written, dirtyOnFailure, probe)
+    const settled = new Promise<Awaited<T>>((resolve, reject) => {
+      call.resolve = resolve
+      call.reject = reject
     })
+    ;(answer as Promise<Awaited<T>>).then(
+      (value) => call.answered(value),
+      (error: unknown) => call.threw(error),
+    )
+    this.#deadlines.add(call)
+    return settled
+  }
+
+  /** @internal A call failed: counts it (unless it is the value's fault), marks `written` dirty. */
+  failed(
+    operation: string,
+    key: string | undefined,
+    written: readonly string[] | undefined,
+    dirtyOnFailure: boolean,
+    probe: boolean,
+    error: unknown,
+  ): unknown {
+    if (probe) this.#probing = false
+    if (!isValueError(error)) {
+      if (dirtyOnFailure && written) this.#markDirty(written)
+      if ((error as CacheError | undefined)?.code !== 'E_CIRCUIT_OPEN')
+        this.#failed(operation, key, error)
+    }
+    return error
+  }
+
+  /** @internal A call landed: `written` keys are clean, the breaker closes. */
+  landed(written: readonly string[] | undefined, probe: boolean): void {
+    if (probe) this.#probing = false
+    if (written && this.#dirty.size > 0) for (const k of written) this.#dirty.delete(k)
+    this.#succeeded()
   }
 
   #markDirty(keys: readonly string[]): void {
@@ -329,5 +326,64 @@ export class Guard {
     } finally {
       this.#repairing = false
     }
+  }
+}
+
+/**
+ * One guarded call in flight: settles its promise with the store's answer or with `E_TIMEOUT`,
+ * whichever comes first, and drops its callbacks once settled (the deadline queue keeps it
+ * for a whole timeout period).
+ */
+class GuardedCall<T> implements Timed {
+  deadline = 0
+  done = false
+  resolve: ((value: T) => void) | undefined
+  reject: ((error: unknown) => void) | undefined
+
+  constructor(
+    readonly guard: Guard,
+    readonly operation: string,
+    readonly key: string | undefined,
+    readonly written: readonly string[] | undefined,
+    readonly dirtyOnFailure: boolean,
+    readonly probe: boolean,
+  ) {}
+
+  answered(value: T): void {
+    if (this.done) return // too late: the timeout already answered
+    const resolve = this.#settle()
+    this.guard.landed(this.written, this.probe)
+    resolve(value)
+  }
+
+  threw(error: unknown): void {
+    if (this.done) return
+    this.done = true
+    this.#reject(error)
+  }
+
+  timedOut(): void {
+    this.#reject(
+      new CacheError(
+        'E_TIMEOUT',
+        `layercache: layer "${this.guard.name}" did not answer ${this.operation} within ${this.guard.timeoutMs}ms`,
+      ),
+    )
+  }
+
+  #reject(error: unknown): void {
+    const reject = this.reject!
+    this.resolve = undefined
+    this.reject = undefined
+    const { guard, operation, key, written, dirtyOnFailure, probe } = this
+    reject(guard.failed(operation, key, written, dirtyOnFailure, probe, error))
+  }
+
+  #settle(): (value: T) => void {
+    this.done = true
+    const resolve = this.resolve!
+    this.resolve = undefined
+    this.reject = undefined
+    return resolve
   }
 }

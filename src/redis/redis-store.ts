@@ -63,8 +63,12 @@ export class RedisByteStore implements ByteStore {
   }
 
   set(item: ByteItem): Promise<unknown> {
-    const write = () => this.client.set(item.key, toBuffer(item.bytes), ttlArgs(item.ttlMs))
-    return this.#connecting ? this.#connecting.then(write) : write()
+    if (this.#connecting) return this.#connecting.then(() => this.#set(item))
+    return this.#set(item)
+  }
+
+  #set(item: ByteItem): Promise<unknown> {
+    return this.client.set(item.key, toBuffer(item.bytes), ttlArgs(item.ttlMs))
   }
 
   async setMany(items: readonly ByteItem[]): Promise<void> {
