@@ -12,6 +12,8 @@ import { memoryHit } from './suites/memory-hit.js'
 import { memorySet } from './suites/memory-set.js'
 import { redis } from './suites/redis.js'
 import { redisDown } from './suites/redis-down.js'
+import { stampede } from './suites/stampede.js'
+import { steadyLoad } from './suites/steady-load.js'
 import { tags } from './suites/tags.js'
 import { checkTargets } from './targets.js'
 
@@ -19,7 +21,7 @@ import { checkTargets } from './targets.js'
 // contains it (e.g. `memory-hit`, `redis`). Everything runs in this one process, one
 // contender at a time; the Redis suites share one private redis-server, stopped at the end.
 
-const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags]
+const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags, stampede, steadyLoad]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2)

@@ -10,13 +10,15 @@ import {
   type TagsOf,
   tagsBefore,
 } from './compute.js'
+import { computeLocked } from './distributed.js'
 import type { Entry } from './entry.js'
 import { CacheError, describe, invalidOption } from './errors.js'
-import type { CacheEventName, CacheListener } from './events.js'
+import type { CacheEventName, CacheListener, StaleReason } from './events.js'
 import { toStoreKey } from './keys.js'
+import type { ResolvedPolicy } from './policies.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
-import { FlightTable } from './single-flight.js'
+import { type Flight, FlightTable } from './single-flight.js'
 import type { CacheStats } from './stats.js'
 import { clearThrough, deleteThrough, writeThrough } from './write-path.js'
 
@@ -35,6 +37,53 @@ export interface InvalidateOptions {
 }
 
 const noop = () => {}
+/** Keys remembered in back-off at most (the oldest is forgotten first). */
+const MAX_BACKOFFS = 10_000
+
+/** The error for `lock: 'distributed'` in a cache with no layer that keeps leases. */
+export function noLeases(path: string): CacheError {
+  return invalidOption(
+    path,
+    "is 'distributed', but no layer of this cache keeps leases (a redisLayer does)",
+  )
+}
+
+/** Why a hit from `get`/`getMany` is stale, if it is. */
+function staleReason(hit: Hit): StaleReason | undefined {
+  return hit.state === 'stale' ? 'invalidated' : undefined
+}
+
+/**
+ * Resolves with `{ value }` when `promise` does, or with `'soft'`/`'hard'` when that many ms
+ * pass first (a wait already over resolves at once); rejects when `promise` rejects first.
+ */
+function race<T>(
+  schedule: Runtime['schedule'],
+  promise: Promise<T>,
+  softMs: number,
+  hardMs: number,
+): Promise<{ value: T } | 'soft' | 'hard'> {
+  if (softMs <= 0 && softMs < hardMs) return Promise.resolve('soft')
+  if (hardMs <= 0) return Promise.resolve('hard')
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const cancels: (() => void)[] = []
+    const finish = (settle: () => void) => {
+      if (settled) return
+      settled = true
+      for (const cancel of cancels) cancel()
+      settle()
+    }
+    if (softMs < hardMs && softMs !== Number.POSITIVE_INFINITY)
+      cancels.push(schedule(() => finish(() => resolve('soft')), softMs))
+    if (hardMs !== Number.POSITIVE_INFINITY)
+      cancels.push(schedule(() => finish(() => resolve('hard')), hardMs))
+    promise.then(
+      (value) => finish(() => resolve({ value })),
+      (error: unknown) => finish(() => reject(error)),
+    )
+  })
+}
 /** The tag versions of an entry without tags. */
 const NO_VERSIONS: readonly number[] = Object.freeze([])
 
@@ -50,8 +99,13 @@ export class Cache {
   readonly #maxKeyLength: number
   readonly #flights = new FlightTable<unknown>()
   readonly #reads = new FlightTable<Hit | undefined>()
-  /** Background refreshes of stale entries, apart from `#flights`: one starts from inside a flight. */
-  readonly #refreshes = new FlightTable<unknown>()
+  /**
+   * Factory runs, one per key, apart from `#flights` (a flight may return a stale value while
+   * the computation goes on in the background, and a refresh starts from inside a flight).
+   */
+  readonly #computations = new FlightTable<unknown>()
+  /** Keys whose factory failed while a stale value was at hand: retried only after this time. */
+  readonly #retryAt = new Map<string, number>()
   readonly #pending: Set<Promise<unknown>>
   #closed = false
 
@@ -100,7 +154,7 @@ export class Cache {
   async has(key: string): Promise<boolean> {
     const storeKey = this.#storeKey(key, 'has')
     const hit = await readThrough(this.#rt, key, storeKey, { invalidated: true })
-    return hit !== undefined && !hit.stale
+    return hit?.state === 'fresh'
   }
 
   /**
@@ -123,6 +177,8 @@ export class Cache {
     const top = this.#readTop(key, storeKey, now)
     if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
       rt.stats.layers[0]!.hits++
+      if (rt.earlyRefresh || options?.earlyRefresh)
+        this.#early(key, storeKey, factory, options, top, now)
       return this.#hit(0, key, top) as T
     }
     return this.#wrapSlow(key, storeKey, factory, options, top)
@@ -144,17 +200,187 @@ export class Cache {
       // costs a cold call one timeout, not two.
       const failed = new Set<number>()
       const hit = await readThrough(rt, key, storeKey, flight, { answer: top }, failed)
-      if (hit) {
-        const value = this.#hit(hit.layer, key, hit.entry, hit.stale)
-        if (hit.stale) this.#refresh(job)
-        return value
-      }
-      this.#miss(key)
-      const { value, stored } = await computeAndStore(rt, job, flight, failed)
-      if (stored) this.#wrote(key)
-      return value
+      if (hit?.state === 'fresh') return this.#hit(hit.layer, key, hit.entry)
+      return this.#withoutFresh(job, hit, failed, flight)
     })
     return value as T
+  }
+
+  /**
+   * A `wrap` that found no fresh value. With a value it may serve stale (invalidated in `stale`
+   * mode, or within `staleWhileRevalidate`): serve it and refresh in the background. Otherwise
+   * wait for the factory, falling back to a value within `staleIfError` when the factory fails,
+   * is slower than `softTimeout` or `hardTimeout`, or failed less than `staleIfErrorRetry` ago.
+   */
+  async #withoutFresh<T>(
+    job: Computation<T>,
+    hit: Hit | undefined,
+    failed: Set<number>,
+    origin: Flight<unknown>,
+  ): Promise<unknown> {
+    const rt = this.#rt
+    const { key, storeKey, policy } = job
+    let fallback: Hit | undefined
+    if (hit) {
+      job.stale = hit.entry
+      const now = rt.clock.now()
+      const invalidated = hit.state === 'stale'
+      const revalidating = invalidated || now < hit.entry.freshUntil + policy.staleWhileRevalidate
+      const failSafe = invalidated || now < hit.entry.freshUntil + policy.staleIfError
+      if ((revalidating || failSafe) && this.#backingOff(storeKey, now)) {
+        return this.#hit(hit.layer, key, hit.entry, 'error')
+      }
+      if (revalidating) {
+        const value = this.#hit(
+          hit.layer,
+          key,
+          hit.entry,
+          invalidated ? 'invalidated' : 'revalidating',
+        )
+        this.#refresh(job)
+        return value
+      }
+      if (failSafe) fallback = hit
+    }
+    this.#miss(key)
+    const computation = this.#computation(job, failed, origin)
+    const soft = fallback ? policy.softTimeout : Number.POSITIVE_INFINITY
+    const hard = policy.hardTimeout
+    let outcome: { value: unknown } | 'soft' | 'hard'
+    try {
+      if (soft === Number.POSITIVE_INFINITY && hard === Number.POSITIVE_INFINITY) {
+        return await computation.promise
+      }
+      const elapsed = rt.clock.now() - computation.startedAt
+      outcome = await race(rt.schedule, computation.promise, soft - elapsed, hard - elapsed)
+    } catch (error) {
+      if (!fallback) throw error
+      rt.layerError(-1, 'factory', key, error)
+      return this.#fellBack(fallback, key, 'error')
+    }
+    if (typeof outcome === 'object') return outcome.value
+    // Timed out: the factory finishes in the background and updates the cache then.
+    rt.stats.timeouts++
+    computation.promise.catch((error: unknown) => rt.layerError(-1, 'factory', key, error))
+    if (fallback) {
+      if (outcome === 'hard') this.#backOff(storeKey, policy)
+      return this.#fellBack(fallback, key, 'timeout')
+    }
+    throw new CacheError(
+      'E_TIMEOUT',
+      `layercache: the factory for key "${key}" did not answer within ${policy.hardTimeout}ms (hardTimeout); it goes on in the background`,
+    )
+  }
+
+  /**
+   * The computation of `job`'s key: the one running (in the foreground or as a background
+   * refresh), or a new one. One per key at a time in this process; with `lock: 'distributed'`,
+   * one across processes. A failure with a stale value at hand starts a back-off.
+   */
+  #computation<T>(
+    job: Computation<T>,
+    failed: Set<number>,
+    origin?: Flight<unknown>,
+  ): Flight<unknown> {
+    const running = this.#computations.get(job.storeKey)
+    if (running) return running
+    const rt = this.#rt
+    const promise = this.#computations.run(job.storeKey, async (flight) => {
+      flight.startedAt = rt.clock.now()
+      try {
+        const { value, stored } =
+          job.policy.lock === 'distributed' && rt.locks
+            ? await computeLocked(rt, rt.locks, job, flight, failed)
+            : await computeAndStore(rt, job, flight, failed)
+        this.#retryAt.delete(job.storeKey)
+        if (stored) this.#wrote(job.key)
+        return value
+      } catch (error) {
+        rt.stats.factoryErrors++
+        if (job.stale) this.#backOff(job.storeKey, job.policy)
+        throw error
+      }
+    })
+    promise.catch(noop) // whoever waits for it handles its error; a refresh reports it
+    const flight = this.#computations.get(job.storeKey)!
+    // The flight that asked for it read the layers before a mutation of the key landed: what
+    // it computes must not be stored (no stale set), and later callers must not join it.
+    if (origin?.invalidated) this.#computations.invalidate(job.storeKey)
+    return flight
+  }
+
+  /** Starts a background refresh of `job`'s key, unless one is running. */
+  #refresh<T>(job: Computation<T>, reason: 'stale' | 'early' = 'stale'): void {
+    if (this.#computations.get(job.storeKey)) return
+    const rt = this.#rt
+    rt.stats.refreshes++
+    if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key, reason })
+    const { promise } = this.#computation(job, new Set())
+    rt.background(promise.catch((error: unknown) => rt.layerError(-1, 'refresh', job.key, error)))
+  }
+
+  /**
+   * Early refresh (XFetch, Vattani et al., VLDB 2015): a hit refreshes in the background when
+   * `now - computeMs * beta * ln(random())` reaches the entry's expiry, so the chance grows as
+   * expiry nears, sooner for values that take long to compute. Beta comes from the call's
+   * `earlyRefresh`, else from the policy the entry was written under.
+   */
+  #early<T>(
+    key: string,
+    storeKey: string,
+    factory: Factory<T>,
+    options: WrapOptions<T> | undefined,
+    entry: Entry,
+    now: number,
+  ): void {
+    const rt = this.#rt
+    const computeMs = entry.computeMs
+    if (computeMs === undefined || entry.freshUntil === Number.POSITIVE_INFINITY) return
+    const given = options?.earlyRefresh
+    const beta =
+      given === undefined
+        ? (rt.policies.get(entry.policy ?? 'default') ?? rt.policies.default).earlyRefresh
+        : given === true
+          ? 1
+          : typeof given === 'number' && given > 0
+            ? given
+            : 0
+    if (beta === 0) return
+    const reach = computeMs * beta
+    // -ln(random()) above 40 has a chance of e^-40: skip the draw while expiry is that far.
+    if (entry.freshUntil - now > reach * 40) return
+    if (now - reach * Math.log(rt.random()) < entry.freshUntil) return
+    if (this.#computations.get(storeKey) || this.#backingOff(storeKey, now)) return
+    const job = this.#job(key, storeKey, factory, options)
+    job.stale = entry
+    this.#refresh(job, 'early')
+  }
+
+  /** Whether the factory of `storeKey` failed less than its retry interval ago. */
+  #backingOff(storeKey: string, now: number): boolean {
+    if (this.#retryAt.size === 0) return false
+    const until = this.#retryAt.get(storeKey)
+    if (until === undefined) return false
+    if (now < until) return true
+    this.#retryAt.delete(storeKey)
+    return false
+  }
+
+  #backOff(storeKey: string, policy: ResolvedPolicy): void {
+    if (this.#retryAt.size >= MAX_BACKOFFS && !this.#retryAt.has(storeKey)) {
+      this.#retryAt.delete(this.#retryAt.keys().next().value!) // the oldest
+    }
+    this.#retryAt.delete(storeKey) // re-inserted last: the map stays in back-off order
+    this.#retryAt.set(storeKey, this.#rt.clock.now() + policy.staleIfErrorRetry)
+  }
+
+  /** Serves `fallback` after a foreground wait (the miss is already counted). */
+  #fellBack(fallback: Hit, key: string, reason: StaleReason): unknown {
+    const { stats, events } = this.#rt
+    stats.stale++
+    if (events.has('stale'))
+      events.emit('stale', { key, layer: this.#rt.layerNames[fallback.layer]!, reason })
+    return fallback.entry.value
   }
 
   /** Writes `value` to every layer under `key`, each with its own TTL from the policy. */
@@ -213,9 +439,9 @@ export class Cache {
     const hits = await readMany(this.#rt, keys, storeKeys)
     return hits.map(
       (hit, i) =>
-        (hit ? this.#hit(hit.layer, keys[i]!, hit.entry, hit.stale) : this.#miss(keys[i]!)) as
-          | T
-          | undefined,
+        (hit
+          ? this.#hit(hit.layer, keys[i]!, hit.entry, staleReason(hit))
+          : this.#miss(keys[i]!)) as T | undefined,
     )
   }
 
@@ -279,7 +505,7 @@ export class Cache {
     await Promise.allSettled([
       this.#flights.drain(),
       this.#reads.drain(),
-      this.#refreshes.drain(),
+      this.#computations.drain(),
       ...this.#pending,
     ])
     for (let i = 0; i < this.#rt.layers.length; i++) {
@@ -301,9 +527,9 @@ export class Cache {
     const hit = await this.#reads.run(storeKey, (flight) =>
       readThrough(this.#rt, key, storeKey, flight, { answer: top }),
     )
-    return (hit ? this.#hit(hit.layer, key, hit.entry, hit.stale) : this.#miss(key)) as
-      | T
-      | undefined
+    // Only `wrap` serves an expired value (it can refresh it); `get` sees a miss.
+    if (hit === undefined || hit.state === 'expired') return this.#miss(key) as undefined
+    return this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
   }
 
   #job<T>(
@@ -313,26 +539,23 @@ export class Cache {
     options: WrapOptions<T> | undefined,
   ): Computation<T> {
     const tags = options?.tags
-    if (typeof tags !== 'function') {
-      const policy = this.#rt.policies.resolve(options as CallOptions | undefined, 'wrap options')
-      return { key, storeKey, factory, policy }
-    }
-    const { tags: _, ...rest } = options!
-    const policy = this.#rt.policies.resolve(rest, 'wrap options')
-    return { key, storeKey, factory, policy, tagsOf: tags }
-  }
-
-  /** Recomputes an entry served stale, once (joining a refresh already running), in the background. */
-  #refresh<T>(job: Computation<T>): void {
     const rt = this.#rt
-    const refresh = this.#refreshes.run(job.storeKey, async (flight) => {
-      // Announced only when it starts here: stale reads that join it are not new refreshes.
-      if (rt.events.has('refresh')) rt.events.emit('refresh', { key: job.key })
-      const { value, stored } = await computeAndStore(rt, job, flight, new Set())
-      if (stored) this.#wrote(job.key)
-      return value
-    })
-    rt.background(refresh.catch((error: unknown) => rt.layerError(-1, 'refresh', job.key, error)))
+    let job: Computation<T>
+    if (typeof tags !== 'function') {
+      const policy = rt.policies.resolve(options as CallOptions | undefined, 'wrap options')
+      job = { key, storeKey, factory, policy }
+    } else {
+      const { tags: _, ...rest } = options!
+      job = {
+        key,
+        storeKey,
+        factory,
+        policy: rt.policies.resolve(rest, 'wrap options'),
+        tagsOf: tags,
+      }
+    }
+    if (job.policy.lock === 'distributed' && !rt.locks) throw noLeases('wrap options.lock')
+    return job
   }
 
   async #invalidate(
@@ -392,7 +615,7 @@ export class Cache {
     this.#rt.epoch++
     this.#flights.invalidate(storeKey)
     this.#reads.invalidate(storeKey)
-    this.#refreshes.invalidate(storeKey)
+    this.#computations.invalidate(storeKey)
   }
 
   #invalidateFlights(storeKeys: readonly string[] | undefined): void {
@@ -400,19 +623,20 @@ export class Cache {
     if (storeKeys === undefined) {
       this.#flights.invalidateAll()
       this.#reads.invalidateAll()
-      this.#refreshes.invalidateAll()
+      this.#computations.invalidateAll()
       return
     }
     for (const storeKey of storeKeys) this.#invalidateKey(storeKey)
   }
 
   /** Counts a hit (per-layer counters are kept by the read paths) and returns the value. */
-  #hit(layer: number, key: string, entry: Entry, stale = false): unknown {
+  #hit(layer: number, key: string, entry: Entry, stale?: StaleReason): unknown {
     const { stats, events } = this.#rt
     stats.hits++
-    if (stale) {
+    if (stale !== undefined) {
       stats.stale++
-      if (events.has('stale')) events.emit('stale', { key, layer: this.#rt.layerNames[layer]! })
+      if (events.has('stale'))
+        events.emit('stale', { key, layer: this.#rt.layerNames[layer]!, reason: stale })
     }
     if (events.has('hit')) events.emit('hit', { key, layer: this.#rt.layerNames[layer]! })
     return entry.value

@@ -3,6 +3,7 @@ import {
   BUILTIN_DEFAULT_POLICY,
   compilePolicy,
   mergePolicies,
+  POLICY_KEYS,
   type PolicyOptions,
   type ResolvedPolicy,
 } from './policies.js'
@@ -14,7 +15,7 @@ export interface CallOptions extends PolicyOptions {
   policy?: string
 }
 
-const CALL_KEYS: ReadonlySet<string> = new Set(['policy', 'ttl', 'jitter', 'tags', 'layers'])
+const CALL_KEYS: ReadonlySet<string> = new Set(['policy', ...POLICY_KEYS])
 
 /**
  * The compiled policies of one cache and the resolution of per-call options.

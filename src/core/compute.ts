@@ -1,4 +1,5 @@
 import { checkTags, MAX_TAGS_PER_ENTRY } from '../tags/tag-names.js'
+import { type Duration, parseDuration } from './durations.js'
 import type { Entry } from './entry.js'
 import { invalidOption } from './errors.js'
 import { applyJitter, type ResolvedPolicy } from './policies.js'
@@ -6,8 +7,40 @@ import type { Runtime } from './runtime.js'
 import type { Flight } from './single-flight.js'
 import { buildEntry, writeThrough } from './write-path.js'
 
-/** Computes a value on a miss. It may return the value or a promise of it. */
-export type Factory<T> = () => T | Promise<T>
+/**
+ * Computes a value on a miss. It may return the value or a promise of it, and may use `ctx`
+ * to adapt how the value is cached.
+ */
+export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
+
+/**
+ * What a factory knows of its computation, and how it may change what is cached.
+ *
+ * @example
+ * await cache.wrap(`report:${id}`, async (ctx) => {
+ *   const report = await db.reports.find(id)
+ *   if (!report) ctx.setTtl('30s') // cache "not found" briefly (with `negativeTtl`, or set here)
+ *   else if (report.final) ctx.setTtl('7d')
+ *   return report
+ * })
+ */
+export interface FactoryContext<T> {
+  /** The key being computed. */
+  readonly key: string
+  /**
+   * The value this computation replaces, when the cache still holds one (expired within its
+   * stale life, or invalidated in `stale` mode): e.g. for a conditional request to the origin.
+   */
+  readonly stale: T | undefined
+  /** Whether `stale` holds a replaced value (it may itself be `undefined`). */
+  readonly hasStale: boolean
+  /** Caches this value for `ttl` instead of the policy's TTL (`0`: do not cache it). */
+  setTtl(ttl: Duration): void
+  /** Adds tags to this entry (recorded once the value exists, like tags given as a function). */
+  setTags(tags: readonly string[]): void
+  /** Returns the value to the callers without caching it. */
+  skip(): void
+}
 
 /** Tags of a `wrap` that depend on the computed value. */
 export type TagsOf<T> = (value: T) => readonly string[]
@@ -19,6 +52,41 @@ export interface Computation<T> {
   factory: Factory<T>
   policy: ResolvedPolicy
   tagsOf?: TagsOf<T>
+  /** The entry this computation replaces, if the cache still holds one (see `FactoryContext.stale`). */
+  stale?: Entry
+}
+
+/** The context handed to one factory run, and what the factory asked of it. */
+class Context<T> implements FactoryContext<T> {
+  ttl: number | undefined
+  extraTags: string[] | undefined
+  skipped = false
+
+  constructor(
+    readonly key: string,
+    readonly staleEntry: Entry | undefined,
+  ) {}
+
+  get stale(): T | undefined {
+    return this.staleEntry?.value as T | undefined
+  }
+
+  get hasStale(): boolean {
+    return this.staleEntry !== undefined
+  }
+
+  setTtl(ttl: Duration): void {
+    this.ttl = parseDuration(ttl, 'ctx.setTtl ttl', true)
+  }
+
+  setTags(tags: readonly string[]): void {
+    const checked = checkTags(tags, 'ctx.setTags tags')
+    this.extraTags = this.extraTags ? [...this.extraTags, ...checked] : [...checked]
+  }
+
+  skip(): void {
+    this.skipped = true
+  }
 }
 
 const NO_VERSIONS: readonly number[] = []
@@ -48,18 +116,20 @@ export async function computeAndStore<T>(
   const recorded = tags.length > 0 ? await rt.tags.capture(tags) : NO_VERSIONS
   rt.stats.factoryRuns++
   const startedAt = rt.clock.now()
-  const value = await job.factory()
-  if (value === undefined) return { value, stored: false }
+  const ctx = new Context<T>(key, job.stale)
+  const value = await job.factory(ctx)
+  if (ctx.skipped) return { value, stored: false }
+  const ttl = ctx.ttl ?? (value === undefined ? policy.negativeTtl : undefined)
+  if (ttl === 0) return { value, stored: false } // `undefined` without negative caching, or setTtl(0)
   let allTags = tags
   let versions = recorded
-  if (job.tagsOf) {
-    const extra = checkTags(job.tagsOf(value), 'wrap options.tags(value)').filter(
-      (tag) => !tags.includes(tag),
-    )
-    if (extra.length > 0) {
-      allTags = [...tags, ...extra]
-      versions = [...recorded, ...(await rt.tags.capture(extra))]
-    }
+  const extraTags = [
+    ...(job.tagsOf ? checkTags(job.tagsOf(value), 'wrap options.tags(value)') : []),
+    ...(ctx.extraTags ?? []),
+  ].filter((tag, i, all) => !tags.includes(tag) && all.indexOf(tag) === i)
+  if (extraTags.length > 0) {
+    allTags = [...tags, ...extraTags]
+    versions = [...recorded, ...(await rt.tags.capture(extraTags))]
   }
   if (allTags.length > MAX_TAGS_PER_ENTRY) {
     throw invalidOption(
@@ -106,9 +176,10 @@ export function stampedEntry(
   tags: readonly string[],
   versions: readonly number[],
   now = rt.clock.now(),
+  baseTtl = policy.ttl,
 ): { entry: Entry; jitter: number; now: number } {
   const jitter = rt.random()
-  const ttl = applyJitter(policy, policy.ttl, jitter)
+  const ttl = applyJitter(policy, baseTtl, jitter)
   const entry = buildEntry(value, policy, key, storeKey, startedAt, now, ttl)
   if (tags.length > 0) {
     entry.tags = tags

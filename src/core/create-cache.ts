@@ -3,12 +3,13 @@ import { memoryLayer } from '../layers/memory-layer.js'
 import { Prefixes, type PrefixOptions } from '../tags/tag-names.js'
 import { TagState } from '../tags/tag-state.js'
 import { MemoryTagStore } from '../tags/tag-store.js'
-import { Cache } from './cache.js'
+import { Cache, noLeases } from './cache.js'
 import { PolicyBook } from './call-options.js'
 import { type Clock, systemClock } from './clock.js'
 import { type Duration, parseDuration } from './durations.js'
 import { describe, invalidOption } from './errors.js'
 import { DEFAULT_MAX_KEY_LENGTH } from './keys.js'
+import type { LockStore } from './lock.js'
 import type { PolicyOptions } from './policies.js'
 import { createRuntime, type Runtime } from './runtime.js'
 import { checkObject } from './validate.js'
@@ -144,10 +145,16 @@ export function createCache(options: CacheOptions = {}): Cache {
   const prefixes = new Prefixes(options.prefixes)
   const trustMs = parseDuration(options.tagTrust ?? '1s', 'tagTrust')
   const pending = new Set<Promise<unknown>>()
+  const locks = lockStoreOf(layers)
+  for (const name of policies.names()) {
+    if (policies.get(name)!.lock === 'distributed' && !locks)
+      throw noLeases(`policies.${name}.lock`)
+  }
   const rt = createRuntime(
     {
       layers,
       clock,
+      locks,
       random,
       policies,
       prefixes,
@@ -182,4 +189,10 @@ function tagStateFor(
   if (index === -1)
     return new TagState(new MemoryTagStore(clock), clock, Number.POSITIVE_INFINITY, report)
   return new TagState(layers[index]!.tagStore!(), clock, trustMs, report)
+}
+
+/** Leases live in the first layer that offers them (Redis); without one, none. */
+function lockStoreOf(layers: readonly Layer[]): LockStore | undefined {
+  const layer = layers.find((candidate) => typeof candidate.lockStore === 'function')
+  return layer?.lockStore?.()
 }

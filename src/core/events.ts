@@ -4,10 +4,15 @@ export interface CacheEvents {
   hit: { key: string; layer: string }
   /** No layer had a fresh value. */
   miss: { key: string }
-  /** A value was served stale (its tags were invalidated in `stale` mode); a refresh follows in `wrap`. */
-  stale: { key: string; layer: string }
-  /** A background refresh of a stale entry started. */
-  refresh: { key: string }
+  /**
+   * A value was served stale, because: its tags were invalidated in `stale` mode
+   * (`invalidated`); it expired within `staleWhileRevalidate` (`revalidating`); its factory
+   * failed or is backing off within `staleIfError` (`error`); its factory was slower than
+   * `softTimeout` or `hardTimeout` (`timeout`).
+   */
+  stale: { key: string; layer: string; reason: StaleReason }
+  /** A background refresh started: of a value served stale, or early (`earlyRefresh`). */
+  refresh: { key: string; reason: 'stale' | 'early' }
   /** Tags (or a prefix, as the tag `#p:<prefix>`) were invalidated. */
   invalidate: { tags: readonly string[]; mode: 'expire' | 'stale' }
   /** A value was written through the layers. */
@@ -19,6 +24,9 @@ export interface CacheEvents {
   /** Something failed and was handled (a layer error, a throwing listener). */
   error: { error: unknown; operation: string; key?: string; layer?: string }
 }
+
+/** Why a value was served stale (see the `stale` event). */
+export type StaleReason = 'invalidated' | 'revalidating' | 'error' | 'timeout'
 
 /** The name of an event a cache emits. */
 export type CacheEventName = keyof CacheEvents

@@ -27,6 +27,44 @@ export interface PolicyOptions {
   tags?: readonly string[]
   /** Per-layer overrides, by layer name. */
   layers?: Record<string, LayerPolicyOptions>
+  /**
+   * After `ttl`, `wrap` serves the expired value for this long while one background refresh
+   * runs (single flight per key). Default 0.
+   */
+  staleWhileRevalidate?: Duration
+  /**
+   * When the factory throws or times out, `wrap` serves the last value for this long past its
+   * expiry, and calls the factory again only every `staleIfErrorRetry`. Default 0.
+   */
+  staleIfError?: Duration
+  /** While `staleIfError` serves an old value, how often the factory is tried again. Default '5s'. */
+  staleIfErrorRetry?: Duration
+  /**
+   * When a stale value exists and the factory takes longer than this, `wrap` returns the stale
+   * value; the factory finishes in the background and updates the cache. Default: none.
+   */
+  softTimeout?: Duration
+  /**
+   * A factory slower than this fails the call with `E_TIMEOUT` (or serves stale within
+   * `staleIfError`); it still finishes in the background and updates the cache. Default: none.
+   */
+  hardTimeout?: Duration
+  /**
+   * Probabilistic early refresh (XFetch): a `wrap` hit close to expiry starts a background
+   * refresh with a probability that grows as expiry nears, scaled by the entry's compute time.
+   * `true` is beta 1; a number is beta (higher refreshes earlier). Default off.
+   */
+  earlyRefresh?: boolean | number
+  /**
+   * `'local'` (default): one factory run per key per process. `'distributed'`: one per key
+   * across processes, through a lease in the first layer that offers leases (Redis); waiters
+   * read the value from that layer. Without a reachable lease store, falls back to `'local'`.
+   */
+  lock?: 'local' | 'distributed'
+  /** How long a distributed lease lasts unless its holder extends it (it does while alive). Default '10s'. */
+  lockLease?: Duration
+  /** Caches `undefined` from a factory for this long (negative caching). Default 0: not cached. */
+  negativeTtl?: Duration
 }
 
 /** A policy after parsing: plain numbers, one slot per layer. */
@@ -40,12 +78,39 @@ export interface ResolvedPolicy {
   readonly tags: readonly string[]
   /** Per-layer TTL caps, indexed like the cache's layers; `undefined` means the entry's life. */
   readonly layerTtl: readonly (number | undefined)[]
+  readonly staleWhileRevalidate: number
+  readonly staleIfError: number
+  readonly staleIfErrorRetry: number
+  /** `Infinity` when none. */
+  readonly softTimeout: number
+  /** `Infinity` when none. */
+  readonly hardTimeout: number
+  /** XFetch beta; 0 when early refresh is off. */
+  readonly earlyRefresh: number
+  readonly lock: 'local' | 'distributed'
+  readonly lockLease: number
+  readonly negativeTtl: number
 }
 
 /** The policy used when neither the cache nor the call names one. */
 export const BUILTIN_DEFAULT_POLICY: Readonly<PolicyOptions> = { ttl: '5m' }
 
-const POLICY_KEYS: ReadonlySet<string> = new Set(['ttl', 'jitter', 'tags', 'layers'])
+/** Every field of a policy (and, with `policy`, of a call's options). */
+export const POLICY_KEYS: ReadonlySet<string> = new Set([
+  'ttl',
+  'jitter',
+  'tags',
+  'layers',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'staleIfErrorRetry',
+  'softTimeout',
+  'hardTimeout',
+  'earlyRefresh',
+  'lock',
+  'lockLease',
+  'negativeTtl',
+])
 const LAYER_POLICY_KEYS: ReadonlySet<string> = new Set(['ttl'])
 
 /** Merges `over` onto `base`; `layers` merge per layer name, `tags` concatenate. */
@@ -110,7 +175,66 @@ export function compilePolicy(
       }
     }
   }
-  return { name, ttl, jitterFraction: jitter.fraction, jitterMs: jitter.ms, tags, layerTtl }
+  const optional = (field: keyof PolicyOptions, fallback: number) =>
+    options[field] === undefined
+      ? fallback
+      : parseDuration(options[field], `${path}.${field}`, true)
+  const softTimeout = optional('softTimeout', Number.POSITIVE_INFINITY)
+  const hardTimeout = optional('hardTimeout', Number.POSITIVE_INFINITY)
+  for (const [field, value] of [
+    ['softTimeout', softTimeout],
+    ['hardTimeout', hardTimeout],
+  ] as const) {
+    if (value <= 0) throw invalidOption(`${path}.${field}`, 'must be above 0 (omit it for none)')
+  }
+  const staleIfErrorRetry = optional('staleIfErrorRetry', 5_000)
+  if (!Number.isFinite(staleIfErrorRetry)) {
+    throw invalidOption(`${path}.staleIfErrorRetry`, 'must be a finite duration')
+  }
+  const lock = options.lock ?? 'local'
+  if (lock !== 'local' && lock !== 'distributed') {
+    throw invalidOption(`${path}.lock`, `must be 'local' or 'distributed', got ${describe(lock)}`)
+  }
+  const lockLease = optional('lockLease', 10_000)
+  if (!(lockLease > 0 && Number.isFinite(lockLease))) {
+    throw invalidOption(`${path}.lockLease`, 'must be a finite duration above 0')
+  }
+  return {
+    name,
+    ttl,
+    jitterFraction: jitter.fraction,
+    jitterMs: jitter.ms,
+    tags,
+    layerTtl,
+    staleWhileRevalidate: optional('staleWhileRevalidate', 0),
+    staleIfError: optional('staleIfError', 0),
+    staleIfErrorRetry,
+    softTimeout,
+    hardTimeout,
+    earlyRefresh: parseEarlyRefresh(options.earlyRefresh, `${path}.earlyRefresh`),
+    lock,
+    lockLease,
+    negativeTtl: optional('negativeTtl', 0),
+  }
+}
+
+function parseEarlyRefresh(value: unknown, path: string): number {
+  if (value === undefined || value === false) return 0
+  if (value === true) return 1
+  if (typeof value === 'number' && value > 0 && Number.isFinite(value)) return value
+  throw invalidOption(
+    path,
+    `must be true, false or a beta above 0 (e.g. 1), got ${describe(value)}`,
+  )
+}
+
+/**
+ * How long layers keep an entry of `policy` whose fresh life is `ttl`: as long as it may be
+ * served, fresh or stale (`staleWhileRevalidate`, `staleIfError`).
+ */
+export function keepFor(policy: ResolvedPolicy, ttl: number): number {
+  if (ttl <= 0) return ttl // not cached at all
+  return ttl + Math.max(policy.staleWhileRevalidate, policy.staleIfError)
 }
 
 /** Takes a random share of the jitter allowance off `ttl`; `r` is in [0, 1). */

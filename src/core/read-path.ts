@@ -3,11 +3,15 @@ import type { TagVerdict } from '../tags/tag-state.js'
 import { type Entry, entryMatchesKey } from './entry.js'
 import type { Runtime } from './runtime.js'
 
-/** An entry found in a layer, and whether its tags make it stale (served while it refreshes). */
+/**
+ * An entry found in a layer: `fresh`; `stale` (fresh, but its tags were invalidated in `stale`
+ * mode: served while it refreshes); or `expired` (past its TTL but within the life its policy
+ * gave it for `staleWhileRevalidate` or `staleIfError`: only `wrap` may serve it).
+ */
 export interface Hit {
   entry: Entry
   layer: number
-  stale: boolean
+  state: 'fresh' | 'stale' | 'expired'
 }
 
 /** Something that may be invalidated while a read runs (a flight). */
@@ -34,12 +38,13 @@ export async function tagVerdict(rt: Runtime, entry: Entry): Promise<TagVerdict>
 }
 
 /**
- * Reads `storeKey` from layer `start` downwards; the first fresh entry whose tags have not
+ * Reads `storeKey` from the top layer downwards; the first fresh entry whose tags have not
  * moved wins and is backfilled into the layers above it (unless `guard` was invalidated
- * meanwhile). An entry whose tags were invalidated in `stale` mode is kept as a fallback while
- * lower layers are asked for a fresher one. A failing layer counts as a miss for that layer,
- * and its index is added to `failed`. `top`, when given, holds the top layer's answer, already
- * asked for (a value, or a promise of it).
+ * meanwhile). An entry that may only be served stale (tags invalidated in `stale` mode, or
+ * expired within its stale life) is kept as a fallback, the newest one found, while lower
+ * layers are asked for a fresh one. A failing layer counts as a miss for that layer, and its
+ * index is added to `failed`. `top`, when given, holds the top layer's answer, already asked
+ * for (a value, or a promise of it). `from` skips the layers above it.
  */
 export async function readThrough(
   rt: Runtime,
@@ -48,9 +53,10 @@ export async function readThrough(
   guard: Guard | undefined,
   top?: { answer: Entry | undefined | Promise<Entry | undefined> },
   failed?: Set<number>,
+  from = 0,
 ): Promise<Hit | undefined> {
-  let stale: Hit | undefined
-  for (let i = 0; i < rt.layers.length; i++) {
+  let fallback: Hit | undefined
+  for (let i = from; i < rt.layers.length; i++) {
     let entry: Entry | undefined
     try {
       entry = i === 0 && top ? await top.answer : await rt.layers[i]!.get(storeKey)
@@ -59,24 +65,28 @@ export async function readThrough(
       failed?.add(i)
       continue
     }
-    const verdict = isFreshFor(entry, key, storeKey, rt.clock.now())
-      ? await tagVerdict(rt, entry)
-      : 'invalid'
+    const now = rt.clock.now()
+    const usable =
+      entry !== undefined && now < entry.staleUntil && entryMatchesKey(entry, key, storeKey)
+    const verdict = usable ? await tagVerdict(rt, entry!) : 'invalid'
+    const fresh = usable && now < entry!.freshUntil
     if (verdict === 'invalid' || verdict === 'unknown') {
       rt.stats.layers[i]!.misses++
       continue
     }
-    rt.stats.layers[i]!.hits++
-    const hit = { entry: entry!, layer: i, stale: verdict === 'stale' }
-    if (hit.stale) {
-      stale ??= hit
+    if (fresh) rt.stats.layers[i]!.hits++
+    else rt.stats.layers[i]!.misses++
+    const state = !fresh ? 'expired' : verdict === 'stale' ? 'stale' : 'fresh'
+    const hit: Hit = { entry: entry!, layer: i, state }
+    if (state !== 'fresh') {
+      if (!fallback || hit.entry.createdAt > fallback.entry.createdAt) fallback = hit
       continue
     }
     if (i > 0 && !guard?.invalidated)
       backfill(rt, key, [{ key: storeKey, entry: hit.entry, ttlMs: 0 }], i)
     return hit
   }
-  return stale
+  return fallback
 }
 
 /**
@@ -112,7 +122,7 @@ export async function readMany(
         ? rt.tags.check(entry, now, true)
         : 'invalid'
       if (verdict === 'fresh' || verdict === 'stale') {
-        found[p] = { entry: entry!, layer: i, stale: verdict === 'stale' }
+        found[p] = { entry: entry!, layer: i, state: verdict }
         rt.stats.layers[i]!.hits++
         if (verdict === 'fresh') hits.push({ key: storeKeys[p]!, entry: entry!, ttlMs: 0 })
       } else {

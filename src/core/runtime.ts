@@ -2,9 +2,10 @@ import type { Layer } from '../layers/layer.js'
 import type { Prefixes } from '../tags/tag-names.js'
 import type { TagState } from '../tags/tag-state.js'
 import type { PolicyBook } from './call-options.js'
-import type { Clock } from './clock.js'
+import { type Clock, scheduler } from './clock.js'
 import type { CacheError } from './errors.js'
 import { Emitter } from './events.js'
+import type { LockStore } from './lock.js'
 import { StatsCounter } from './stats.js'
 
 /**
@@ -15,7 +16,13 @@ export interface Runtime {
   readonly layers: readonly Layer[]
   readonly layerNames: readonly string[]
   readonly clock: Clock
+  /** Runs `callback` after `delayMs` on the cache's clock; returns a cancel function. */
+  readonly schedule: (callback: () => void, delayMs: number) => () => void
   readonly random: () => number
+  /** Leases for `lock: 'distributed'`, from the first layer that offers them. */
+  readonly locks: LockStore | undefined
+  /** Whether any policy turns early refresh on (else wrap hits skip the check entirely). */
+  readonly earlyRefresh: boolean
   readonly stats: StatsCounter
   readonly events: Emitter
   readonly policies: PolicyBook
@@ -38,6 +45,7 @@ export interface Runtime {
 export interface RuntimeParts {
   layers: readonly Layer[]
   clock: Clock
+  locks: LockStore | undefined
   random: () => number
   policies: PolicyBook
   prefixes: Prefixes
@@ -55,7 +63,10 @@ export function createRuntime(parts: RuntimeParts, pending: Set<Promise<unknown>
     layers: parts.layers,
     layerNames,
     clock: parts.clock,
+    schedule: scheduler(parts.clock),
     random: parts.random,
+    locks: parts.locks,
+    earlyRefresh: parts.policies.names().some((name) => parts.policies.get(name)!.earlyRefresh > 0),
     stats,
     events,
     policies: parts.policies,

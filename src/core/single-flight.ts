@@ -6,6 +6,8 @@
 export interface Flight<T> {
   promise: Promise<T>
   invalidated: boolean
+  /** When it started, on the cache's clock (set by `run`'s caller when it matters). */
+  startedAt: number
 }
 
 /** In-process single flight: concurrent callers of one key share one run. */
@@ -16,13 +18,22 @@ export class FlightTable<T> {
   run(key: string, run: (flight: Flight<T>) => Promise<T>): Promise<T> {
     const running = this.#flights.get(key)
     if (running) return running.promise
-    const flight: Flight<T> = { promise: undefined as unknown as Promise<T>, invalidated: false }
+    const flight: Flight<T> = {
+      promise: undefined as unknown as Promise<T>,
+      invalidated: false,
+      startedAt: 0,
+    }
     this.#flights.set(key, flight)
     const settle = () => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     }
     flight.promise = run(flight).finally(settle)
     return flight.promise
+  }
+
+  /** The flight running for `key`, if any. */
+  get(key: string): Flight<T> | undefined {
+    return this.#flights.get(key)
   }
 
   /** Marks the flight for `key` invalidated and detaches it, so later callers start afresh. */

@@ -19,12 +19,18 @@ export interface CacheStats {
   sets: number
   /** Keys deleted. */
   deletes: number
-  /** Of the hits, those served stale (their tags were invalidated in `stale` mode). */
+  /** Of the hits, those served stale (see the `stale` event for the reasons). */
   stale: number
   /** Tags (and prefixes) invalidated. */
   invalidations: number
-  /** Factory runs started by `wrap`. */
+  /** Factory runs started by `wrap` (in the foreground or as background refreshes). */
   factoryRuns: number
+  /** Background refreshes started (stale-while-revalidate, early refresh, invalidated in `stale` mode). */
+  refreshes: number
+  /** Factory runs that threw. */
+  factoryErrors: number
+  /** Calls that stopped waiting for a factory (`softTimeout`, `hardTimeout`). */
+  timeouts: number
   /** Errors handled (layer failures, throwing listeners). */
   errors: number
   /** Per-layer counters, by layer name. */
@@ -44,6 +50,9 @@ export class StatsCounter {
   stale = 0
   invalidations = 0
   factoryRuns = 0
+  refreshes = 0
+  factoryErrors = 0
+  timeouts = 0
   errors = 0
   /** Indexed like the cache's layers, for an allocation-free hot path. */
   readonly layers: LayerStats[]
@@ -60,12 +69,26 @@ export class StatsCounter {
       layers[name] = { ...this.layers[i]! }
     })
     const { hits, misses, sets, deletes, stale, invalidations, factoryRuns, errors } = this
-    return { hits, misses, sets, deletes, stale, invalidations, factoryRuns, errors, layers }
+    const { refreshes, factoryErrors, timeouts } = this
+    return {
+      hits,
+      misses,
+      sets,
+      deletes,
+      stale,
+      invalidations,
+      factoryRuns,
+      refreshes,
+      factoryErrors,
+      timeouts,
+      errors,
+      layers,
+    }
   }
 
   reset(): void {
     this.hits = this.misses = this.sets = this.deletes = this.factoryRuns = this.errors = 0
-    this.stale = this.invalidations = 0
+    this.stale = this.invalidations = this.refreshes = this.factoryErrors = this.timeouts = 0
     for (const layer of this.layers) Object.assign(layer, emptyLayerStats())
   }
 }

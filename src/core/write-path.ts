@@ -1,7 +1,7 @@
 import { isPromise, type Layer } from '../layers/layer.js'
 import { type Entry, newEntry } from './entry.js'
 import { CacheError, isValueError } from './errors.js'
-import { applyJitter, type ResolvedPolicy } from './policies.js'
+import { applyJitter, keepFor, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
 
 const noop = () => {}
@@ -21,8 +21,7 @@ export function buildEntry(
   now: number,
   ttl: number,
 ): Entry {
-  const freshUntil = now + ttl
-  const entry = newEntry(value, startedAt, freshUntil, freshUntil)
+  const entry = newEntry(value, startedAt, now + ttl, now + keepFor(policy, ttl))
   if (now > startedAt) entry.computeMs = now - startedAt
   if (policy.name !== 'default') entry.policy = policy.name
   if (storeKey !== key) entry.key = key

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import type { Entry } from '../core/entry.js'
 import { type CacheError, invalidOption } from '../core/errors.js'
+import type { LockStore } from '../core/lock.js'
 import type { TagStore } from '../tags/tag-store.js'
 import type { LayerHealth } from './guard.js'
 
@@ -65,6 +66,11 @@ export interface Layer {
    * (Redis does). The cache keeps its tag state in the first layer that offers it.
    */
   tagStore?(): TagStore
+  /**
+   * Leases shared by every instance using this layer's store, if it can hold them (Redis
+   * does), for `lock: 'distributed'`. The cache uses the first layer that offers it.
+   */
+  lockStore?(): LockStore
 }
 
 /** True when a layer answered with a promise rather than a value. */

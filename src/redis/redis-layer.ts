@@ -1,10 +1,12 @@
 import { createClient } from '@keyv/redis'
 import { type Duration, parseDuration } from '../core/durations.js'
 import { CacheError, describe, invalidOption } from '../core/errors.js'
+import type { LockStore } from '../core/lock.js'
 import { checkObject } from '../core/validate.js'
 import type { LayerContext } from '../layers/layer.js'
 import type { TagStore } from '../tags/tag-store.js'
 import type { Codec } from './codec.js'
+import { RedisLockStore } from './redis-lock-store.js'
 import { RedisByteStore, type RedisClient } from './redis-store.js'
 import { RedisTagStore } from './redis-tag-store.js'
 import { RemoteLayer } from './remote-layer.js'
@@ -103,6 +105,7 @@ export class RedisLayer extends RemoteLayer {
   readonly #owned: boolean
   readonly #connectTimeoutMs: number
   #tags: RedisTagStore | undefined
+  #locks: RedisLockStore | undefined
   #report: LayerContext['report'] = () => {}
   #connected = false
   #connecting: Promise<void> | undefined
@@ -150,6 +153,22 @@ export class RedisLayer extends RemoteLayer {
       (operation, run) => this.guard.call(operation, undefined, run),
     )
     return this.#tags
+  }
+
+  /**
+   * Leases of this namespace, kept in Redis for every instance, for `lock: 'distributed'`: one
+   * instance computes a key while the others wait. A lease is `SET NX PX` on
+   * `${prefix}${namespace}#l:${key}` with a random token, extended and released only by the
+   * holder of that token; `clear()` leaves leases alone. Calls have the layer's timeout and
+   * circuit breaker, and reject when Redis is down, slow or skipped.
+   */
+  lockStore(): LockStore {
+    this.#locks ??= new RedisLockStore(
+      this.client,
+      () => `${this.keyPrefix.slice(0, -1)}#l:`,
+      (operation, run) => this.guard.call(operation, undefined, run),
+    )
+    return this.#locks
   }
 
   /**

@@ -76,6 +76,9 @@ describe('stats', () => {
       stale: 0,
       invalidations: 0,
       factoryRuns: 1,
+      refreshes: 0,
+      factoryErrors: 0,
+      timeouts: 0,
       errors: 0,
       layers: {
         l1: { hits: 1, misses: 3, sets: 1, deletes: 1, errors: 0, skipped: 0 },
