@@ -2,6 +2,7 @@ import { formatMs } from './lib/outage.js'
 import { REDIS_TIMEOUT_MS as TIMEOUT_MS } from './lib/redis.js'
 import { formatNs, formatOps, formatRatio, ratioTo, type TargetOutcome } from './lib/report.js'
 import type { ProbeResult, ScenarioResult } from './lib/suite.js'
+import { STAMPEDE_DISTRIBUTED, STAMPEDE_LAYERCACHE } from './suites/stampede.js'
 import { formatDuration, GET_ONE_TAG, GET_THREE_TAGS } from './suites/tags.js'
 
 function nsOf(results: readonly ScenarioResult[], scenario: string, contender: string) {
@@ -115,6 +116,57 @@ export function checkTargets(
     })
   }
   outcomes.push(...tagTargets(results, probes))
+  outcomes.push(...stampedeTargets(probes))
+  return outcomes
+}
+
+/** Stampede: exactly one factory run in every round; early refresh: fewer calls wait. */
+function stampedeTargets(probes: readonly ProbeResult[]): TargetOutcome[] {
+  const outcomes: TargetOutcome[] = []
+  for (const [id, contender, label] of [
+    ['stampede-1x1000', STAMPEDE_LAYERCACHE, '1 process x 1,000 concurrent wraps'],
+    [
+      'stampede-2x500',
+      STAMPEDE_DISTRIBUTED,
+      "2 processes x 500 concurrent wraps, lock: 'distributed'",
+    ],
+  ] as const) {
+    const name = `layercache ${label} of a cold key (factory 50 ms): exactly 1 factory run`
+    const figures = probes.find((probe) => probe.id === id)?.figures
+    if (!figures) {
+      outcomes.push(skip(name, id))
+      continue
+    }
+    const min = figures[`${contender}: runs min`]
+    const max = figures[`${contender}: runs max`]
+    const failed = figures[`${contender}: failed`]
+    const ms = figures[`${contender}: ms`]
+    if (min === undefined || max === undefined) {
+      outcomes.push({ name, status: 'MISS', detail: 'no figures: its setup failed (see above)' })
+      continue
+    }
+    const ok = min === 1 && max === 1 && failed === 0
+    outcomes.push({
+      name,
+      status: ok ? 'PASS' : 'MISS',
+      detail: `${min === max ? min : `${min}-${max}`} run(s) per round, ${failed} failed calls, median total ${formatMs(ms)}`,
+    })
+  }
+
+  const steadyName =
+    'layercache steady Zipf load: fewer calls wait on a factory with earlyRefresh than without'
+  const steady = probes.find((probe) => probe.id === 'steady-zipf')?.figures
+  const off = steady?.['waited off']
+  const on = steady?.['waited on']
+  if (!steady) outcomes.push(skip(steadyName, 'steady-zipf'))
+  else if (off === undefined || on === undefined || off === 0)
+    outcomes.push({ name: steadyName, status: 'MISS', detail: 'no figures (see above)' })
+  else
+    outcomes.push({
+      name: steadyName,
+      status: on < off ? 'PASS' : 'MISS',
+      detail: `${(on * 100).toFixed(2)}% vs ${(off * 100).toFixed(2)}% of calls = ${formatRatio(on / off)}; p99 ${formatMs(steady['p99 on'])} vs ${formatMs(steady['p99 off'])}`,
+    })
   return outcomes
 }
 

@@ -98,7 +98,9 @@ interface Computed {
 
 async function segment(mode: Mode, seed: number): Promise<Segment | { failed: string }> {
   // A policy field this build may not know yet: asserted, not checked against its types.
-  const policy = (mode === 'on' ? { ttl: TTL_MS, earlyRefresh: true } : { ttl: TTL_MS }) as PolicyOptions
+  const policy = (
+    mode === 'on' ? { ttl: TTL_MS, earlyRefresh: true } : { ttl: TTL_MS }
+  ) as PolicyOptions
   let cache: ReturnType<typeof createCache>
   try {
     cache = createCache({
@@ -211,7 +213,9 @@ function merged(mode: Mode, segments: readonly Segment[]): Segment {
 }
 
 const quantile = (sorted: Float64Array, q: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 const formatLatency = (ms: number) =>
   Number.isNaN(ms) ? '-' : ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`
 const percent = (part: number, whole: number) =>
@@ -284,7 +288,8 @@ async function run(): Promise<ProbeResult> {
         `ranks ${first}-${last}: ${r.waitedByBucket[b]!.toLocaleString('en-US')} of ${r.callsByBucket[b]!.toLocaleString('en-US')} (${percent(r.waitedByBucket[b]!, r.callsByBucket[b]!)})`,
     )
     console.log(`- ${LABELS[mode]}: calls that waited, by key rank: ${byBucket.join(', ')}`)
-    if (r.errors > 0) console.log(`WARNING ${r.errors} calls failed: ${r.firstError?.slice(0, 160)}`)
+    if (r.errors > 0)
+      console.log(`WARNING ${r.errors} calls failed: ${r.firstError?.slice(0, 160)}`)
   }
   const [off, on] = results
   const share = (r: Segment | undefined) => (r && r.calls > 0 ? r.waited / r.calls : undefined)
