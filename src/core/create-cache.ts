@@ -9,7 +9,6 @@ import { type Clock, systemClock } from './clock.js'
 import { type Duration, parseDuration } from './durations.js'
 import { describe, invalidOption } from './errors.js'
 import { DEFAULT_MAX_KEY_LENGTH } from './keys.js'
-import type { LockStore } from './lock.js'
 import type { PolicyOptions } from './policies.js'
 import { createRuntime, type Runtime } from './runtime.js'
 import { checkObject } from './validate.js'
@@ -137,7 +136,8 @@ export function createCache(options: CacheOptions = {}): Cache {
       `must be a boolean, got ${describe(throwOnLayerError)}`,
     )
   }
-  const layers = options.layers === undefined ? [memoryLayer()] : checkLayers(options.layers)
+  const layers: readonly Layer[] =
+    options.layers === undefined ? [memoryLayer()] : checkLayers(options.layers)
   const policies = new PolicyBook(
     options.policies,
     layers.map((layer) => layer.name),
@@ -145,7 +145,8 @@ export function createCache(options: CacheOptions = {}): Cache {
   const prefixes = new Prefixes(options.prefixes)
   const trustMs = parseDuration(options.tagTrust ?? '1s', 'tagTrust')
   const pending = new Set<Promise<unknown>>()
-  const locks = lockStoreOf(layers)
+  const lockLayer = layers.findIndex((layer) => typeof layer.lockStore === 'function')
+  const locks = lockLayer === -1 ? undefined : layers[lockLayer]!.lockStore!()
   for (const name of policies.names()) {
     if (policies.get(name)!.lock === 'distributed' && !locks)
       throw noLeases(`policies.${name}.lock`)
@@ -155,6 +156,7 @@ export function createCache(options: CacheOptions = {}): Cache {
       layers,
       clock,
       locks,
+      lockLayer,
       random,
       policies,
       prefixes,
@@ -189,10 +191,4 @@ function tagStateFor(
   if (index === -1)
     return new TagState(new MemoryTagStore(clock), clock, Number.POSITIVE_INFINITY, report)
   return new TagState(layers[index]!.tagStore!(), clock, trustMs, report)
-}
-
-/** Leases live in the first layer that offers them (Redis); without one, none. */
-function lockStoreOf(layers: readonly Layer[]): LockStore | undefined {
-  const layer = layers.find((candidate) => typeof candidate.lockStore === 'function')
-  return layer?.lockStore?.()
 }

@@ -40,6 +40,9 @@ export async function computeLocked<T>(
   failed: ReadonlySet<number>,
 ): Promise<{ value: T; stored: boolean }> {
   const { key, storeKey, policy } = job
+  // The read of this key just failed in the layer that keeps leases: asking it for a lease
+  // would cost an outage a second timeout. Compute here (the in-process flight still holds).
+  if (failed.has(rt.lockLayer)) return computeAndStore(rt, job, flight, failed)
   const token = leaseToken(rt.random)
   let wait = FIRST_POLL_MS
   for (;;) {
@@ -48,7 +51,7 @@ export async function computeLocked<T>(
     try {
       acquired = await locks.acquire(storeKey, token, policy.lockLease)
     } catch (error) {
-      rt.layerError(-1, 'lock', key, error)
+      rt.layerError(rt.lockLayer, 'lock', key, error)
       return computeAndStore(rt, job, flight, failed)
     }
     if (acquired) return holdAndCompute(rt, locks, job, flight, failed, token)
@@ -70,7 +73,9 @@ async function holdAndCompute<T>(
   const { key, storeKey, policy } = job
   const release = () => {
     rt.background(
-      locks.release(storeKey, token).catch((error) => rt.layerError(-1, 'unlock', key, error)),
+      locks
+        .release(storeKey, token)
+        .catch((error) => rt.layerError(rt.lockLayer, 'unlock', key, error)),
     )
   }
   // The holder that just released may have written the value after this process last looked.

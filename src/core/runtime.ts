@@ -21,6 +21,8 @@ export interface Runtime {
   readonly random: () => number
   /** Leases for `lock: 'distributed'`, from the first layer that offers them. */
   readonly locks: LockStore | undefined
+  /** The index of that layer (-1 without one): its failures are its own. */
+  readonly lockLayer: number
   /** Whether any policy turns early refresh on (else wrap hits skip the check entirely). */
   readonly earlyRefresh: boolean
   readonly stats: StatsCounter
@@ -46,6 +48,7 @@ export interface RuntimeParts {
   layers: readonly Layer[]
   clock: Clock
   locks: LockStore | undefined
+  lockLayer: number
   random: () => number
   policies: PolicyBook
   prefixes: Prefixes
@@ -66,6 +69,7 @@ export function createRuntime(parts: RuntimeParts, pending: Set<Promise<unknown>
     schedule: scheduler(parts.clock),
     random: parts.random,
     locks: parts.locks,
+    lockLayer: parts.lockLayer,
     earlyRefresh: parts.policies.names().some((name) => parts.policies.get(name)!.earlyRefresh > 0),
     stats,
     events,
