@@ -351,7 +351,12 @@ export class Cache {
     if (entry.freshUntil - now > reach * 40) return
     if (now - reach * Math.log(rt.random()) < entry.freshUntil) return
     if (this.#computations.get(storeKey) || this.#backingOff(storeKey, now)) return
-    const job = this.#job(key, storeKey, factory, options)
+    let job: Computation<T>
+    try {
+      job = this.#job(key, storeKey, factory, options)
+    } catch {
+      return // options a miss would refuse: a hit still answers, whatever the draw
+    }
     job.stale = entry
     this.#refresh(job, 'early')
   }

@@ -141,7 +141,18 @@ export async function computeAndStore<T>(
     entry,
     jitter,
     now: stampedAt,
-  } = stampedEntry(rt, value, policy, key, storeKey, startedAt, allTags, versions)
+  } = stampedEntry(
+    rt,
+    value,
+    policy,
+    key,
+    storeKey,
+    startedAt,
+    allTags,
+    versions,
+    undefined,
+    ttl ?? policy.ttl, // the factory's setTtl, or negativeTtl for `undefined`
+  )
   // Before the check below: a tag moved after it must be kept as long as this entry lives.
   if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
   if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded))) {
