@@ -200,7 +200,12 @@ export class Cache {
       // costs a cold call one timeout, not two.
       const failed = new Set<number>()
       const hit = await readThrough(rt, key, storeKey, flight, { answer: top }, failed)
-      if (hit?.state === 'fresh') return this.#hit(hit.layer, key, hit.entry)
+      if (hit?.state === 'fresh') {
+        if (rt.earlyRefresh || options?.earlyRefresh) {
+          this.#early(key, storeKey, factory, options, hit.entry, rt.clock.now())
+        }
+        return this.#hit(hit.layer, key, hit.entry)
+      }
       return this.#withoutFresh(job, hit, failed, flight)
     })
     return value as T

@@ -26,7 +26,7 @@ export interface CacheOptions {
   policies?: Record<string, PolicyOptions>
   /** Source of time for every expiry decision. Inject one in tests. Default: `Date.now`. */
   clock?: Clock
-  /** Source of randomness in [0, 1) (TTL jitter). Inject one in tests. Default: `Math.random`. */
+  /** Source of randomness in [0, 1) (TTL jitter, early refresh). Inject one in tests. Default: `Math.random`. */
   random?: () => number
   /** Keys longer than this are stored under a collision-checked hash. Default 200, minimum 32. */
   maxKeyLength?: number

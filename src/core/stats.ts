@@ -19,7 +19,10 @@ export interface CacheStats {
   sets: number
   /** Keys deleted. */
   deletes: number
-  /** Of the hits, those served stale (see the `stale` event for the reasons). */
+  /**
+   * Values served stale (see the `stale` event for the reasons): hits, and misses whose factory
+   * failed or timed out with a stale value at hand.
+   */
   stale: number
   /** Tags (and prefixes) invalidated. */
   invalidations: number

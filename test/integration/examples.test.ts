@@ -16,6 +16,16 @@ const RUN_TIMEOUT_MS = 20_000
 const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
 
 const expectedOutput: Record<string, readonly string[]> = {
+  'fail-safe.ts': [
+    '  100 callers got v1; origin requests: 1',
+    '  t=60.02s refresh of prices (early)',
+    '  t=130s served prices stale (revalidating)',
+    '  t=250.05s wrap (backing off: no request) -> v3',
+    '  t=270.3s served prices stale (timeout)',
+    '  t=332.1s origin: 304 not modified, v4',
+    "  t=334.1s get('report') -> ready",
+    'stats: hits=11 misses=6 stale=7 refreshes=3 factoryRuns=8 factoryErrors=2 timeouts=2',
+  ],
   'tags.ts': [
     '  still cached: dashboard:user:7, analytics:user:7:visits, summary:user:7',
     '  read again: 3 database reads, dashboard:user:42 plan -> pro',
