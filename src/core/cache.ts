@@ -1,6 +1,7 @@
 import { isPromise, type Layer } from '../layers/layer.js'
 import { checkTags } from '../tags/tag-names.js'
 import type { InvalidationMode } from '../tags/tag-store.js'
+import type { Bus, BusMessage, ReceivedMessage } from './bus.js'
 import type { CallOptions } from './call-options.js'
 import {
   type Computation,
@@ -11,15 +12,18 @@ import {
   tagsBefore,
 } from './compute.js'
 import { computeLocked } from './distributed.js'
+import { type Duration, parseDuration } from './durations.js'
 import type { Entry } from './entry.js'
 import { CacheError, describe, invalidOption } from './errors.js'
 import type { CacheEventName, CacheListener, StaleReason } from './events.js'
+import { randomId } from './ids.js'
 import { toStoreKey } from './keys.js'
 import type { ResolvedPolicy } from './policies.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
 import { type Flight, FlightTable } from './single-flight.js'
 import type { CacheStats } from './stats.js'
+import { checkObject } from './validate.js'
 import { clearThrough, deleteThrough, writeThrough } from './write-path.js'
 
 export type { Factory, TagsOf } from './compute.js'
@@ -30,13 +34,27 @@ export interface WrapOptions<T> extends Omit<CallOptions, 'tags'> {
   tags?: readonly string[] | TagsOf<T>
 }
 
+/** Options of the calls that remove data: `delete`, `deleteMany`, `clear`, and invalidations. */
+export interface AcknowledgeOptions {
+  /**
+   * With a bus: resolve only once every other live instance applied the change (so no
+   * instance serves the old value afterwards), or reject with `E_TIMEOUT` naming how many did
+   * not answer within `timeout` (default '2s'). The change always applies here first.
+   */
+  acknowledge?: boolean | { timeout?: Duration }
+}
+
 /** Options of `invalidateTags` and `invalidatePrefix`. */
-export interface InvalidateOptions {
+export interface InvalidateOptions extends AcknowledgeOptions {
   /** `'expire'` (default): never served fresh again. `'stale'`: served stale while one refresh runs. */
   mode?: InvalidationMode
 }
 
 const noop = () => {}
+/** How long an acknowledged call waits for the other instances by default. */
+const DEFAULT_ACK_MS = 2_000
+const ACK_KEYS: ReadonlySet<string> = new Set(['timeout'])
+
 /** Keys remembered in back-off at most (the oldest is forgotten first). */
 const MAX_BACKOFFS = 10_000
 
@@ -108,6 +126,14 @@ export class Cache {
   readonly #retryAt = new Map<string, number>()
   readonly #pending: Set<Promise<unknown>>
   #closed = false
+  /** This instance's id on the bus. */
+  readonly #sender: string
+  readonly #bus: Bus | undefined
+  readonly #busTrustMs: number
+  /** Acknowledged calls waiting for answers: the instances that answered, by message id. */
+  readonly #acks = new Map<string, { from: Set<string>; changed: () => void }>()
+  /** Cancels the drop of local layers scheduled when the bus went down. */
+  #cancelDistrust: (() => void) | undefined
 
   /** @internal Use {@link createCache}. */
   constructor(
@@ -115,12 +141,28 @@ export class Cache {
     rt: Runtime,
     maxKeyLength: number,
     pending: Set<Promise<unknown>>,
+    bus?: { bus: Bus; trustMs: number },
   ) {
     this.namespace = namespace
     this.#rt = rt
     this.#top = rt.layers[0]!
     this.#maxKeyLength = maxKeyLength
     this.#pending = pending
+    this.#sender = randomId(rt.random)
+    this.#bus = bus?.bus
+    this.#busTrustMs = bus?.trustMs ?? 0
+    if (bus) {
+      // Until the bus reports it is connected, messages may be missed: trust local layers only so long.
+      rt.localCap = this.#busTrustMs
+      bus.bus.bind({
+        namespace,
+        sender: this.#sender,
+        receive: (message) => this.#receive(message),
+        down: () => this.#busDown(),
+        up: () => this.#busUp(),
+        report: (operation, error) => rt.layerError(-1, operation, undefined, error),
+      })
+    }
   }
 
   /** Names of the layers, top (fastest) first. */
@@ -425,22 +467,33 @@ export class Cache {
       if (isPromise(written)) await written
     } finally {
       this.#invalidateKey(storeKey)
+      // Even after a layer failed: other instances must not keep the old value either.
+      this.#bus?.publish({ kind: 'keys', keys: [storeKey] })
     }
     this.#wrote(key)
   }
 
   /** Removes `key` from every layer. Reads started after this resolves never see the old value. */
-  async delete(key: string): Promise<void> {
-    await this.deleteMany([key])
+  async delete(key: string, options?: AcknowledgeOptions): Promise<void> {
+    await this.deleteMany([key], options)
   }
 
   /** Removes several keys from every layer, with one batch call per layer where it has one. */
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  async deleteMany(keys: readonly string[], options?: AcknowledgeOptions): Promise<void> {
     const storeKeys = this.#storeKeys(keys, 'deleteMany')
-    await this.#mutate(storeKeys, () => deleteThrough(this.#rt, keys, storeKeys))
+    const ackMs = this.#ackTimeout(options, 'deleteMany')
+    await this.#mutate(
+      storeKeys,
+      () => deleteThrough(this.#rt, keys, storeKeys),
+      () => {
+        if (storeKeys.length > 0) this.#bus?.publish({ kind: 'keys', keys: storeKeys })
+      },
+    )
     const { stats, events } = this.#rt
     stats.deletes += keys.length
     if (events.has('delete')) for (const key of keys) events.emit('delete', { key })
+    if (storeKeys.length > 0)
+      await this.#announce({ kind: 'keys', keys: storeKeys }, ackMs, 'deleteMany')
   }
 
   /** Values for `keys` in their order (`undefined` for misses), one batch read per layer. */
@@ -479,10 +532,18 @@ export class Cache {
   }
 
   /** Removes every entry of this cache's namespace from every layer. */
-  async clear(): Promise<void> {
+  async clear(options?: AcknowledgeOptions): Promise<void> {
     this.#checkOpen('clear')
-    await this.#mutate(undefined, () => clearThrough(this.#rt))
+    const ackMs = this.#ackTimeout(options, 'clear')
+    await this.#mutate(
+      undefined,
+      () => clearThrough(this.#rt),
+      () => {
+        this.#bus?.publish({ kind: 'clear' })
+      },
+    )
     if (this.#rt.events.has('clear')) this.#rt.events.emit('clear', {})
+    await this.#announce({ kind: 'clear' }, ackMs, 'clear')
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -525,7 +586,161 @@ export class Cache {
         this.#rt.layerError(i, 'close', undefined, error)
       }
     }
+    this.#cancelDistrust?.()
+    try {
+      await this.#bus?.close()
+    } catch (error) {
+      this.#rt.layerError(-1, 'bus', undefined, error)
+    }
     this.#rt.events.removeAll()
+  }
+
+  /** The acknowledgement timeout a call asked for, checked before it changes anything. */
+  #ackTimeout(options: AcknowledgeOptions | undefined, operation: string): number | undefined {
+    if (options === undefined) return undefined
+    if (typeof options !== 'object' || options === null)
+      throw invalidOption(`${operation} options`, `must be an object, got ${describe(options)}`)
+    const ack = options.acknowledge
+    if (ack === undefined || ack === false) return undefined
+    if (ack === true) return DEFAULT_ACK_MS
+    if (typeof ack !== 'object' || ack === null) {
+      throw invalidOption(
+        `${operation} options.acknowledge`,
+        `must be true, false or { timeout }, got ${describe(ack)}`,
+      )
+    }
+    checkObject(ack, `${operation} options.acknowledge`, ACK_KEYS)
+    return parseDuration(ack.timeout ?? DEFAULT_ACK_MS, `${operation} options.acknowledge.timeout`)
+  }
+
+  /**
+   * Tells the other instances (without a bus, there are none to tell). With `ackMs`, waits
+   * until every other instance listening now applied the change, for at most `ackMs`.
+   */
+  async #announce(message: BusMessage, ackMs: number | undefined, operation: string) {
+    const bus = this.#bus
+    if (!bus) return
+    if (ackMs === undefined) {
+      bus.publish(message)
+      return
+    }
+    const id = randomId(this.#rt.random)
+    const from = new Set<string>()
+    let changed = () => {}
+    this.#acks.set(id, { from, changed: () => changed() })
+    try {
+      let others: number
+      try {
+        const [listening] = await Promise.all([
+          bus.listeners(),
+          bus.publishNow({ ...message, id } as BusMessage),
+        ])
+        others = listening - 1
+      } catch (error) {
+        throw new CacheError(
+          'E_LAYER',
+          `layercache: ${operation} applied here, but could not be sent to the other instances`,
+          { cause: error },
+        )
+      }
+      if (from.size >= others) return
+      const answered = await new Promise<boolean>((resolve) => {
+        const cancel = this.#rt.schedule(() => resolve(false), ackMs)
+        changed = () => {
+          if (from.size < others) return
+          cancel()
+          resolve(true)
+        }
+      })
+      if (!answered) {
+        const missing = others - from.size
+        throw new CacheError(
+          'E_TIMEOUT',
+          `layercache: ${operation} applied here, but ${missing} of ${others} other instances did not acknowledge it within ${ackMs}ms`,
+        )
+      }
+    } finally {
+      this.#acks.delete(id)
+    }
+  }
+
+  /** A message from another instance: drop what it changed from the local layers. */
+  #receive(message: ReceivedMessage): void {
+    if (message.sender === this.#sender || this.#closed) return
+    const rt = this.#rt
+    switch (message.kind) {
+      case 'ack': {
+        if (message.to !== this.#sender) return
+        const waiting = this.#acks.get(message.id)
+        if (!waiting) return
+        waiting.from.add(message.sender)
+        waiting.changed()
+        return
+      }
+      case 'keys':
+        for (const storeKey of message.keys) this.#invalidateKey(storeKey)
+        this.#forLocalLayers('delete', (layer) =>
+          layer.deleteMany
+            ? layer.deleteMany(message.keys)
+            : Promise.all(message.keys.map((key) => layer.delete(key))),
+        )
+        break
+      case 'tags':
+        if (rt.tags.shared) rt.tags.apply(message.tags, message.versions)
+        else {
+          rt.background(
+            rt.tags
+              .bump(message.tags, message.mode)
+              .catch((error: unknown) => rt.layerError(-1, 'tags', undefined, error)),
+          )
+        }
+        break
+      case 'clear':
+        this.#dropLocal()
+        break
+    }
+    if (message.id !== undefined)
+      this.#bus?.publish({ kind: 'ack', id: message.id, to: message.sender })
+  }
+
+  /** The bus lost its connection: local layers are trusted `busTrust` longer, then dropped. */
+  #busDown(): void {
+    if (this.#cancelDistrust || this.#closed) return
+    const rt = this.#rt
+    rt.localCap = this.#busTrustMs
+    this.#cancelDistrust = rt.schedule(() => this.#dropLocal(), this.#busTrustMs)
+  }
+
+  /** The bus is connected (again): what was missed is unknown, so drop local state. */
+  #busUp(): void {
+    if (this.#closed) return
+    this.#cancelDistrust?.()
+    this.#cancelDistrust = undefined
+    this.#rt.localCap = Number.POSITIVE_INFINITY
+    this.#dropLocal()
+  }
+
+  /** Empties the local layers and forgets tag versions (an epoch bump): all is read again. */
+  #dropLocal(): void {
+    this.#invalidateFlights(undefined)
+    this.#rt.tags.forget()
+    this.#forLocalLayers('clear', (layer) => layer.clear())
+  }
+
+  #forLocalLayers(operation: string, run: (layer: Layer) => unknown): void {
+    const rt = this.#rt
+    rt.layers.forEach((layer, i) => {
+      if (!rt.local[i]) return
+      try {
+        const result = run(layer)
+        if (isPromise(result))
+          rt.background(
+            result.catch((error: unknown) => rt.layerError(i, operation, undefined, error)),
+          )
+      } catch (error) {
+        rt.layerError(i, operation, undefined, error)
+      }
+    })
   }
 
   async #getSlow<T>(
@@ -580,9 +795,11 @@ export class Cache {
         `must be 'expire' or 'stale', got ${describe(mode)}`,
       )
     }
+    const ackMs = this.#ackTimeout(options, operation)
     if (tags.length === 0) return
+    let versions: number[]
     try {
-      await this.#rt.tags.bump(tags, mode)
+      versions = await this.#rt.tags.bump(tags, mode)
     } catch (error) {
       throw new CacheError(
         'E_LAYER',
@@ -592,6 +809,13 @@ export class Cache {
     }
     this.#rt.stats.invalidations += tags.length
     if (this.#rt.events.has('invalidate')) this.#rt.events.emit('invalidate', { tags, mode })
+    // With tag state per instance, each receiver moves the tags itself (versions differ).
+    const shared = this.#rt.tags.shared
+    await this.#announce(
+      { kind: 'tags', tags, versions: shared ? versions : [], mode },
+      ackMs,
+      operation,
+    )
   }
 
   /** The top layer's answer; a layer that throws synchronously counts as a miss there. */
@@ -612,10 +836,14 @@ export class Cache {
   async #mutate(
     storeKeys: readonly string[] | undefined,
     operation: () => Promise<void>,
+    onFailure?: () => void,
   ): Promise<void> {
     this.#invalidateFlights(storeKeys)
     try {
       await operation()
+    } catch (error) {
+      onFailure?.() // a layer failed: the others changed all the same, so tell the instances
+      throw error
     } finally {
       this.#invalidateFlights(storeKeys)
     }

@@ -3,6 +3,7 @@ import { memoryLayer } from '../layers/memory-layer.js'
 import { Prefixes, type PrefixOptions } from '../tags/tag-names.js'
 import { TagState } from '../tags/tag-state.js'
 import { MemoryTagStore } from '../tags/tag-store.js'
+import type { Bus } from './bus.js'
 import { Cache, noLeases } from './cache.js'
 import { PolicyBook } from './call-options.js'
 import { type Clock, systemClock } from './clock.js'
@@ -49,6 +50,18 @@ export interface CacheOptions {
    * state lives in this process and is always current.
    */
   tagTrust?: Duration
+  /**
+   * Carries invalidations to the other instances of this namespace (`redisBus()` from
+   * `layercache/redis`), so their memory layers drop what this one deleted, overwrote,
+   * invalidated or cleared. See docs/multi-instance.md.
+   */
+  bus?: Bus
+  /**
+   * While the bus is down (messages may be missed), how long local layers are trusted: entries
+   * they held are dropped this long after it went down, and new ones live at most this long.
+   * Once the bus is back, local layers are dropped and tag state is read again. Default '5s'.
+   */
+  busTrust?: Duration
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -61,6 +74,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'throwOnLayerError',
   'prefixes',
   'tagTrust',
+  'bus',
+  'busTrust',
 ])
 const NAMESPACE_RE = /^[A-Za-z0-9_.-]{1,64}$/
 const LAYER_METHODS = ['get', 'set', 'delete', 'clear'] as const
@@ -172,7 +187,18 @@ export function createCache(options: CacheOptions = {}): Cache {
       report: (operation, error, key) => rt.layerError(i, operation, key, error),
     })
   })
-  return new Cache(namespace, rt, maxKeyLength, pending)
+  const { bus } = options
+  if (
+    bus !== undefined &&
+    (typeof bus !== 'object' ||
+      bus === null ||
+      typeof bus.bind !== 'function' ||
+      typeof bus.publish !== 'function')
+  ) {
+    throw invalidOption('bus', `must be a bus such as redisBus(), got ${describe(bus)}`)
+  }
+  const busTrust = parseDuration(options.busTrust ?? '5s', 'busTrust')
+  return new Cache(namespace, rt, maxKeyLength, pending, bus && { bus, trustMs: busTrust })
 }
 
 /**
@@ -190,5 +216,5 @@ function tagStateFor(
     rt.layerError(index, operation, undefined, error)
   if (index === -1)
     return new TagState(new MemoryTagStore(clock), clock, Number.POSITIVE_INFINITY, report)
-  return new TagState(layers[index]!.tagStore!(), clock, trustMs, report)
+  return new TagState(layers[index]!.tagStore!(), clock, trustMs, report, true)
 }

@@ -1,4 +1,5 @@
 import { type Computation, computeAndStore } from './compute.js'
+import { randomId } from './ids.js'
 import type { LockStore } from './lock.js'
 import { readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
@@ -10,13 +11,6 @@ import type { Flight } from './single-flight.js'
  */
 const FIRST_POLL_MS = 5
 const MAX_POLL_MS = 20
-
-/** A random token naming this lease holder (compare-and-delete uses it). */
-function leaseToken(random: () => number): string {
-  const uuid = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto?.randomUUID
-  if (uuid) return uuid.call((globalThis as { crypto: unknown }).crypto)
-  return `${random().toString(36).slice(2)}${random().toString(36).slice(2)}`
-}
 
 function sleep(rt: Runtime, ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -43,7 +37,7 @@ export async function computeLocked<T>(
   // The read of this key just failed in the layer that keeps leases: asking it for a lease
   // would cost an outage a second timeout. Compute here (the in-process flight still holds).
   if (failed.has(rt.lockLayer)) return computeAndStore(rt, job, flight, failed)
-  const token = leaseToken(rt.random)
+  const token = randomId(rt.random)
   let wait = FIRST_POLL_MS
   for (;;) {
     if (flight.invalidated) return computeAndStore(rt, job, flight, failed)

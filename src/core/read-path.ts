@@ -163,7 +163,8 @@ function backfill(rt: Runtime, key: string | undefined, items: LayerSetItem[], f
     for (const item of items) {
       const policy = rt.policies.get(item.entry.policy ?? 'default') ?? rt.policies.default
       const cap = policy.layerTtl[j] ?? Number.POSITIVE_INFINITY
-      const ttlMs = Math.min(cap, item.entry.staleUntil - now)
+      let ttlMs = Math.min(cap, item.entry.staleUntil - now)
+      if (rt.local[j]) ttlMs = Math.min(ttlMs, rt.localCap)
       if (ttlMs > 0) batch.push({ key: item.key, entry: item.entry, ttlMs })
     }
     if (batch.length > 0) writeBatch(rt, j, batch, key)

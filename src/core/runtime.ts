@@ -35,6 +35,13 @@ export interface Runtime {
    * backfills upper layers only if no mutation overlapped it, so it never resurrects a value.
    */
   epoch: number
+  /** Per layer: private to this process (memory), kept coherent by the bus. */
+  readonly local: readonly boolean[]
+  /**
+   * The longest TTL a local layer may get: `Infinity`, except while the bus is down, when
+   * local layers are trusted only for the cache's `busTrust`.
+   */
+  localCap: number
   /** Whether failed layer writes reject the call (with `E_LAYER`) instead of failing open. */
   readonly throwOnLayerError: boolean
   /** Counts and emits a handled layer failure (`layer` -1: not a layer's, e.g. tag state). */
@@ -77,6 +84,8 @@ export function createRuntime(parts: RuntimeParts, pending: Set<Promise<unknown>
     prefixes: parts.prefixes,
     tags: undefined as unknown as TagState,
     epoch: 0,
+    local: parts.layers.map((layer) => layer.local === true),
+    localCap: Number.POSITIVE_INFINITY,
     throwOnLayerError: parts.throwOnLayerError,
     layerError(layer, operation, key, error) {
       if ((error as CacheError | undefined)?.code === 'E_CIRCUIT_OPEN') {

@@ -167,7 +167,8 @@ export function writeThrough(
     'set',
     (layer, i) => {
       const cap = policy.layerTtl[i]
-      const ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
+      let ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
+      if (rt.local[i]) ttlMs = Math.min(ttlMs, rt.localCap)
       if (ttlMs > 0) return layer.set(storeKey, entry, ttlMs)
       deleted ??= []
       deleted.push(i)

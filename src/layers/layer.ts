@@ -67,6 +67,11 @@ export interface Layer {
    */
   tagStore?(): TagStore
   /**
+   * True for a layer private to this process (memory): the bus keeps such layers coherent
+   * across instances, dropping what other instances changed. Shared stores (Redis) omit it.
+   */
+  readonly local?: boolean
+  /**
    * Leases shared by every instance using this layer's store, if it can hold them (Redis
    * does), for `lock: 'distributed'`. The cache uses the first layer that offers it.
    */

@@ -41,6 +41,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set(['name', 'maxEntries', 'maxByte
  */
 export class MemoryLayer implements Layer {
   readonly name: string
+  /** Private to this process: the bus keeps it coherent across instances. */
+  readonly local = true
   readonly maxEntries: number
   readonly maxBytes: number
   readonly #sizeOf: ((value: unknown, key: string) => number) | undefined

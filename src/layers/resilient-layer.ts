@@ -22,11 +22,14 @@ export function resilient(layer: Layer, options: ResilienceOptions = {}): Resili
 export class ResilientLayer implements Layer {
   readonly name: string
   readonly inner: Layer
+  /** As the wrapped layer. */
+  readonly local: boolean | undefined
   readonly #guard: Guard
 
   constructor(layer: Layer, options: ResilienceOptions = {}) {
     this.inner = layer
     this.name = layer.name
+    this.local = layer.local
     this.#guard = new Guard(layer.name, options, {
       deleteMany: (keys) => deleteAll(layer, keys),
       clear: () => layer.clear(),

@@ -37,11 +37,16 @@ export class TagState {
   readonly #trustMs: number
   readonly #onError: (operation: string, error: unknown) => void
 
+  /**
+   * @param shared whether every instance reads this store (Redis); else each instance keeps
+   * its own tag state, and applies the moves other instances announce itself.
+   */
   constructor(
     store: TagStore,
     clock: Clock,
     trustMs: number,
     onError: (operation: string, error: unknown) => void,
+    readonly shared = false,
   ) {
     this.#store = store
     this.#clock = clock
@@ -152,10 +157,32 @@ export class TagState {
     return current.every((version, i) => version === recorded[i])
   }
 
-  /** Moves `tags` in the store and in this view. */
-  async bump(tags: readonly string[], mode: InvalidationMode): Promise<void> {
+  /** Moves `tags` in the store and in this view; returns the new versions, `[hard, soft]` per tag. */
+  async bump(tags: readonly string[], mode: InvalidationMode): Promise<number[]> {
     const versions = await this.#store.bump(tags, mode)
     this.#merge(tags, versions, this.#clock.now(), ++this.#sequence, true)
+    return this.#flatten(tags)
+  }
+
+  /**
+   * Versions another instance moved `tags` to (from the bus): known at once, without a round
+   * trip, and never lowered (a message may overtake a fetch, or arrive twice).
+   */
+  apply(tags: readonly string[], versions: readonly number[]): void {
+    const moved: TagVersion[] = tags.map((tag, i) => {
+      const known = this.#known.get(tag) ?? NEVER_MOVED
+      return {
+        hard: Math.max(known.hard, versions[2 * i] ?? 0),
+        soft: Math.max(known.soft, versions[2 * i + 1] ?? 0),
+      }
+    })
+    this.#merge(tags, moved, this.#clock.now(), ++this.#sequence, true)
+  }
+
+  /** Forgets every version known here (messages may have been missed): each is read again. */
+  forget(): void {
+    this.#known.clear()
+    this.epoch++
   }
 
   /**

@@ -47,6 +47,8 @@ export function chaosLayer(inner: Layer, options: ChaosOptions = {}): ChaosLayer
 export class ChaosLayer implements Layer {
   readonly name: string
   readonly inner: Layer
+  /** As the wrapped layer. */
+  readonly local: boolean | undefined
   /** Forced behaviour; `'normal'` applies the configured rates. */
   mode: ChaosMode = 'normal'
   /** Calls made, and how many of them were failed or hung on purpose. */
@@ -61,6 +63,7 @@ export class ChaosLayer implements Layer {
     checkObject(options, 'chaosLayer options', OPTION_KEYS)
     this.inner = inner
     this.name = inner.name
+    this.local = inner.local
     this.#errorRate = rate(options.errorRate, 'chaosLayer.errorRate')
     this.#hangRate = rate(options.hangRate, 'chaosLayer.hangRate')
     const latency = options.latency ?? 0
