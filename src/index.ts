@@ -1,6 +1,6 @@
-export { Cache, type Factory, type WrapOptions } from './core/cache.js'
 export type { Bus, BusLink, BusMessage, ReceivedMessage } from './core/bus.js'
 export type { AcknowledgeOptions, InvalidateOptions } from './core/cache.js'
+export { Cache, type Factory, type WrapOptions } from './core/cache.js'
 export type { CallOptions } from './core/call-options.js'
 export type { Clock } from './core/clock.js'
 export type { FactoryContext } from './core/compute.js'

@@ -624,6 +624,13 @@ export class Cache {
       bus.publish(message)
       return
     }
+    if (!bus.connected) {
+      // Answers could not reach this instance, and who listens cannot be counted.
+      throw new CacheError(
+        'E_LAYER',
+        `layercache: ${operation} applied here, but the bus is down: it cannot be acknowledged`,
+      )
+    }
     const id = randomId(this.#rt.random)
     const from = new Set<string>()
     let changed = () => {}
@@ -686,20 +693,27 @@ export class Cache {
         )
         break
       case 'tags':
-        if (rt.tags.shared) rt.tags.apply(message.tags, message.versions)
-        else {
-          rt.background(
-            rt.tags
-              .bump(message.tags, message.mode)
-              .catch((error: unknown) => rt.layerError(-1, 'tags', undefined, error)),
+        if (!rt.tags.shared) {
+          // Tag state per instance: move it here too, and answer once it moved.
+          const moved = rt.tags.bump(message.tags, message.mode).then(
+            () => this.#answer(message),
+            (error: unknown) => rt.layerError(-1, 'tags', undefined, error),
           )
+          rt.background(moved)
+          return
         }
+        rt.tags.apply(message.tags, message.versions)
         break
       case 'clear':
         this.#dropLocal()
         break
     }
-    if (message.id !== undefined)
+    this.#answer(message)
+  }
+
+  /** Acknowledges a message that asked for it, once applied. */
+  #answer(message: ReceivedMessage): void {
+    if (message.kind !== 'ack' && message.id !== undefined)
       this.#bus?.publish({ kind: 'ack', id: message.id, to: message.sender })
   }
 

@@ -1,6 +1,7 @@
 export { CODEC_VERSION, Codec, type CodecOptions, type Compression } from './codec.js'
 export { deflateCompression } from './compression.js'
 export { type KeyvLayerOptions, keyvLayer } from './keyv-layer.js'
+export { RedisBus, type RedisBusOptions, redisBus } from './redis-bus.js'
 export { RedisLayer, type RedisLayerOptions, redisLayer } from './redis-layer.js'
 export type { RedisClient } from './redis-store.js'
 export { RemoteLayer } from './remote-layer.js'

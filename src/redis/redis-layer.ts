@@ -84,7 +84,8 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   )
 }
 
-function createFailFastClient(url: string, connectTimeout: number): RedisClient {
+/** A node-redis client that fails fast: no offline queue, a connect timeout, capped reconnect backoff. */
+export function createFailFastClient(url: string, connectTimeout: number): RedisClient {
   return createClient({
     url,
     disableOfflineQueue: true,
