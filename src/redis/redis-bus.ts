@@ -223,8 +223,8 @@ export class RedisBus implements Bus {
 
   /**
    * The connection the bus listens on: a `duplicate()` of {@link client}, named
-   * `layercache-bus:${namespace}:${instance}` ({@link subscriberName}), created, owned and closed by the bus. It exists once a cache
-   * bound the bus (`createCache({ bus })`); before that, reading it throws `E_INVALID_OPTION`.
+   * `layercache-bus:${namespace}:${instance}` ({@link subscriberName}), created, owned and
+   * closed by the bus. It exists once a cache bound the bus (`createCache({ bus })`); before that, reading it throws `E_INVALID_OPTION`.
    */
   get subscriber(): RedisClient {
     if (!this.#subscriber) {
@@ -233,7 +233,6 @@ export class RedisBus implements Bus {
     return this.#subscriber
   }
 
-  /** The channel this bus uses, `${channel}:v1:${namespace}` (empty until bound). */
   /**
    * The name of the subscriber connection in CLIENT LIST: the namespace and the first 8
    * characters of this cache instance's id (empty until bound). Operators can find (or kill,
@@ -243,6 +242,7 @@ export class RedisBus implements Bus {
     return this.#subscriberName
   }
 
+  /** The channel this bus uses, `${channel}:v1:${namespace}` (empty until bound). */
   get channel(): string {
     return this.#channel
   }
