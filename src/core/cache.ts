@@ -625,10 +625,12 @@ export class Cache {
       return
     }
     if (!bus.connected) {
-      // Answers could not reach this instance, and who listens cannot be counted.
+      // Answers could not reach this instance, and who listens cannot be counted: the message
+      // is queued like any other (sent once the bus is back), and the call says so.
+      bus.publish(message)
       throw new CacheError(
         'E_LAYER',
-        `layercache: ${operation} applied here, but the bus is down: it cannot be acknowledged`,
+        `layercache: ${operation} applied here, but the bus is down: it cannot be acknowledged (the message is queued until the bus is back)`,
       )
     }
     const id = randomId(this.#rt.random)

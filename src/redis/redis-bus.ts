@@ -185,6 +185,9 @@ export class RedisBus implements Bus {
   #subscriberFailed = false
   #publisherFailed = false
 
+  /** Callers of `ready()` waiting for the bus to be up. */
+  readonly #waiters = new Set<() => void>()
+
   /** Messages of this event-loop turn, sent as one PUBLISH. */
   #batch: BusMessage[] = []
   #flushing: ReturnType<typeof setImmediate> | undefined
@@ -272,6 +275,32 @@ export class RedisBus implements Bus {
     }
     subscriber.connect().catch((error: unknown) => this.#subscriberLost(error))
     if (this.#heartbeatMs > 0) this.#armHeartbeat()
+  }
+
+  /**
+   * Resolves once the bus is connected (subscribed, and Redis answers); rejects with
+   * `E_TIMEOUT` after `timeout` (default '2s'). Until then messages may be missed, and
+   * acknowledged calls are refused.
+   *
+   * @example
+   * const cache = createCache({ namespace: 'shop', layers, bus })
+   * await bus.ready()
+   */
+  ready(timeout: Duration = '2s'): Promise<void> {
+    if (this.#health === 'up') return Promise.resolve()
+    const ms = parseDuration(timeout, 'redisBus.ready timeout')
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(done)
+        reject(new CacheError('E_TIMEOUT', `layercache: redisBus was not connected within ${ms}ms`))
+      }, ms)
+      ;(timer as { unref?: () => void }).unref?.()
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#waiters.add(done)
+    })
   }
 
   publish(message: BusMessage): void {
@@ -448,6 +477,8 @@ export class RedisBus implements Bus {
       // What waited is sent first, ahead of anything published from now on.
       this.#requeue()
       this.#link!.up()
+      for (const waiter of this.#waiters) waiter()
+      this.#waiters.clear()
     } else if (!up && this.#health === 'up') {
       this.#health = 'down'
       this.#link!.down()

@@ -1,4 +1,5 @@
 import type { Bus, BusLink, BusMessage } from '../core/bus.js'
+import { CacheError } from '../core/errors.js'
 
 /** Buses of one hub deliver to each other in this process; tests cut and restore them. */
 export interface MemoryBusHub {
@@ -32,7 +33,12 @@ export class MemoryBus implements Bus {
   }
 
   bind(link: BusLink): void {
-    if (this.#link) throw new Error('layercache: a MemoryBus serves one cache')
+    if (this.#link) {
+      throw new CacheError(
+        'E_INVALID_OPTION',
+        'layercache: bus: this MemoryBus already serves a cache; create one per cache',
+      )
+    }
     this.#link = link
     this.#hub.add(this)
     queueMicrotask(() => {
@@ -51,7 +57,9 @@ export class MemoryBus implements Bus {
   }
 
   async publishNow(message: BusMessage): Promise<void> {
-    if (!this.#connected) throw new Error('layercache: this MemoryBus is disconnected')
+    if (!this.#connected) {
+      throw new CacheError('E_LAYER', 'layercache: this MemoryBus is disconnected')
+    }
     this.publish(message)
   }
 

@@ -73,6 +73,18 @@ const expectedOutput: Record<string, readonly string[]> = {
     "B's redis layer: hits=1 sets=0 errors=0",
     'caches closed',
   ],
+  'multi-instance.ts': [
+    'both listen on layercache:v1:multi-instance-example',
+    '  A: 1999 (from database)\n  B: 1999 (from redis)\n  B: 1999 (from memory)',
+    '  B right after: 1999 (from memory)',
+    '  B a moment later: undefined (the bus delivered, B dropped its copy)',
+    '  B: 2499 (from database); database queries: 2',
+    '  B: 2299 (from redis)',
+    '  B at once: undefined',
+    '  B: 450 (from database); database queries: 4',
+    'errors: A=0 B=0',
+    'caches closed',
+  ],
   'three-layers.ts': [
     '1. set writes every layer\n  held by: memory, redis, postgres',
     '2. Delete it from memory and Redis only, through the layer objects\n  held by: postgres',
@@ -89,6 +101,7 @@ const expectedOutput: Record<string, readonly string[]> = {
 /** Examples that need services, and the variables without which they must refuse to run. */
 const needs: Record<string, readonly string[]> = {
   'redis.ts': ['REDIS_URL'],
+  'multi-instance.ts': ['REDIS_URL'],
   'three-layers.ts': ['REDIS_URL', 'POSTGRES_URL'],
 }
 

@@ -1,5 +1,5 @@
 import { createClient } from '@keyv/redis'
-import { pack } from 'msgpackr'
+import { pack, unpack } from 'msgpackr'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, CacheError, createCache, type Layer, memoryLayer } from '../../src/index.js'
 import { type RedisClient, redisBus, redisLayer } from '../../src/redis/index.js'
@@ -343,6 +343,59 @@ describe('redisBus: recovery', () => {
     await until(() => a.bus.connected, 'up after resume', 2_000)
     await a.cache.set('k', 'v')
     expect(a.errors.map((event) => (event.error as CacheError).code)).toContain('E_TIMEOUT')
+  })
+})
+
+describe('redisBus: readiness, and acknowledged calls while down', () => {
+  it('ready() resolves once connected, and rejects with E_TIMEOUT while Redis is frozen', async () => {
+    const namespace = ns()
+    const a = await instance(namespace, { l2: false, bus: { url: server.url, heartbeat: '100ms' } })
+    await a.bus.ready()
+    expect(a.bus.connected).toBe(true)
+    server.freeze()
+    await until(() => !a.bus.connected, 'down while frozen', 2_000)
+    const error = await a.bus.ready('150ms').then(
+      () => undefined,
+      (e: unknown) => e as CacheError,
+    )
+    expect(error?.code).toBe('E_TIMEOUT')
+    server.resume()
+    await a.bus.ready('2s')
+  })
+
+  it('an acknowledged call while the bus is down is refused, and its message is queued and sent once back', async () => {
+    const { a, b } = await pair({ l2: false, bus: { url: server.url, heartbeat: '100ms' } })
+    // A listener of the test's own sees what a sends once Redis answers again.
+    const heard: unknown[] = []
+    const listener = await rawClient()
+    await listener.subscribe(a.bus.channel, (bytes: Buffer) => heard.push(unpack(bytes)), true)
+    await a.cache.set('k', 'old')
+    await b.cache.set('k', 'old')
+    server.freeze()
+    await until(() => !a.bus.connected, 'down while frozen', 2_000)
+    const error = await a.cache.delete('k', { acknowledge: true }).then(
+      () => undefined,
+      (e: unknown) => e as CacheError,
+    )
+    expect(error?.code).toBe('E_LAYER')
+    expect(error?.message).toContain('queued')
+    const before = heard.length
+    server.resume()
+    await until(() => a.bus.connected && b.bus.connected, 'both up', 3_000)
+    // The refused call's delete of 'k' went out once the bus was back: [sender, [[0, keys]]].
+    await until(
+      () =>
+        heard
+          .slice(before)
+          .some((payload) =>
+            ((payload as [string, unknown[][]])[1] ?? []).some(
+              (message) => message[0] === 0 && (message[1] as string[]).includes('k'),
+            ),
+          ),
+      'the queued delete was sent',
+      3_000,
+    )
+    expect((await read(b.cache, 'k')).value).toBeUndefined()
   })
 })
 
