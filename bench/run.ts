@@ -8,6 +8,7 @@ import {
   type ScenarioResult,
   type Suite,
 } from './lib/suite.js'
+import { bus } from './suites/bus.js'
 import { memoryHit } from './suites/memory-hit.js'
 import { memorySet } from './suites/memory-set.js'
 import { redis } from './suites/redis.js'
@@ -21,7 +22,7 @@ import { checkTargets } from './targets.js'
 // contains it (e.g. `memory-hit`, `redis`). Everything runs in this one process, one
 // contender at a time; the Redis suites share one private redis-server, stopped at the end.
 
-const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags, stampede, steadyLoad]
+const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags, stampede, steadyLoad, bus]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2)

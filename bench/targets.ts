@@ -117,6 +117,7 @@ export function checkTargets(
   }
   outcomes.push(...tagTargets(results, probes))
   outcomes.push(...stampedeTargets(probes))
+  outcomes.push(busTarget(probes))
   return outcomes
 }
 
@@ -232,4 +233,26 @@ function tagTargets(
       detail: `${old} of 1000 (both rounds)`,
     })
   return outcomes
+}
+
+/** Least throughput of `set` with the bus on, relative to the same cache without a bus. */
+const BUS_SET_LIMIT = 0.8
+
+/** The bus costs layercache's `set` under 20% of its throughput (64 in flight, memory + Redis). */
+function busTarget(probes: readonly ProbeResult[]): TargetOutcome {
+  const name = `layercache set throughput (64 in flight, memory + Redis) with redisBus >= ${BUS_SET_LIMIT}x without`
+  const figures = probes.find((probe) => probe.id === 'bus-set')?.figures
+  if (!figures) return skip(name, 'bus-set')
+  const ratio = figures['layercache on/off']
+  const off = figures['layercache off ns']
+  const on = figures['layercache on ns']
+  if (ratio === undefined || off === undefined || on === undefined)
+    return { name, status: 'MISS', detail: 'no figures (see above)' }
+  const bento = figures['bentocache on/off']
+  const problems = figures['layercache problems']
+  return {
+    name,
+    status: ratio >= BUS_SET_LIMIT && problems === undefined ? 'PASS' : 'MISS',
+    detail: `${formatRatio(ratio)} round by round (medians ${formatOps(on)} vs ${formatOps(off)} ops/s; need ${BUS_SET_LIMIT}x)${bento === undefined ? '' : `; bentocache's bus: ${formatRatio(bento)}`}${problems === undefined ? '' : '; its checks failed, see WARNING above'}`,
+  }
 }
