@@ -102,6 +102,8 @@ function race<T>(
     )
   })
 }
+/** A settled promise for calls that finished synchronously. */
+const DONE: Promise<void> = Promise.resolve()
 /** The tag versions of an entry without tags. */
 const NO_VERSIONS: readonly number[] = Object.freeze([])
 
@@ -436,41 +438,100 @@ export class Cache {
   }
 
   /** Writes `value` to every layer under `key`, each with its own TTL from the policy. */
-  async set<T>(key: string, value: T, options?: CallOptions): Promise<void> {
-    const storeKey = this.#storeKey(key, 'set')
+  set<T>(key: string, value: T, options?: CallOptions): Promise<void> {
+    // Not an async function: an untagged set (the usual one) makes no promise of its own
+    // beyond its layers' (see docs/benchmarks.md, Redis set throughput).
+    try {
+      const storeKey = this.#storeKey(key, 'set')
+      const rt = this.#rt
+      const policy = rt.policies.resolve(options, 'set options')
+      const tags = tagsBefore(rt, key, policy)
+      if (tags.length > 0) return this.#setTagged(key, storeKey, value, policy, tags)
+      // One clock read per set: stamping and every layer's TTL use it (a clock read is not free).
+      const now = rt.clock.now()
+      const { entry, jitter } = stampedEntry(
+        rt,
+        value,
+        policy,
+        key,
+        storeKey,
+        now,
+        tags,
+        NO_VERSIONS,
+        now,
+      )
+      return this.#writeSet(key, storeKey, entry, policy, jitter, now)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  async #setTagged(
+    key: string,
+    storeKey: string,
+    value: unknown,
+    policy: ResolvedPolicy,
+    tags: readonly string[],
+  ): Promise<void> {
     const rt = this.#rt
-    const policy = rt.policies.resolve(options, 'set options')
-    const tags = tagsBefore(rt, key, policy)
-    let versions = tags.length > 0 ? rt.tags.capture(tags) : NO_VERSIONS
-    if (isPromise(versions)) versions = await versions
-    // One clock read per set: stamping and every layer's TTL use it (a clock read is not free).
-    let now = rt.clock.now()
+    const versions = await rt.tags.capture(tags)
+    const stamped = rt.clock.now()
     const { entry, jitter } = stampedEntry(
       rt,
       value,
       policy,
       key,
       storeKey,
-      now,
+      stamped,
       tags,
       versions,
-      now,
+      stamped,
     )
-    if (tags.length > 0) {
-      await rt.tags.extendLife(entry.staleUntil - now)
-      now = rt.clock.now()
-    }
-    // In-flight reads of the key are invalidated before and after the write (see #mutate).
+    await rt.tags.extendLife(entry.staleUntil - stamped)
+    await this.#writeSet(key, storeKey, entry, policy, jitter, rt.clock.now())
+  }
+
+  /**
+   * Writes a set's entry through the layers. In-flight reads of the key are invalidated before
+   * and after the write (see #mutate), and the other instances are told, even when a layer
+   * failed (they must not keep the old value either).
+   */
+  #writeSet(
+    key: string,
+    storeKey: string,
+    entry: Entry,
+    policy: ResolvedPolicy,
+    jitter: number,
+    now: number,
+  ): Promise<void> {
     this.#invalidateKey(storeKey)
+    let written: boolean | Promise<boolean>
     try {
-      const written = writeThrough(rt, key, storeKey, entry, policy, jitter, now)
-      if (isPromise(written)) await written
-    } finally {
-      this.#invalidateKey(storeKey)
-      // Even after a layer failed: other instances must not keep the old value either.
-      this.#bus?.publish({ kind: 'keys', keys: [storeKey] })
+      written = writeThrough(this.#rt, key, storeKey, entry, policy, jitter, now)
+    } catch (error) {
+      this.#setDone(storeKey)
+      return Promise.reject(error)
     }
-    this.#wrote(key)
+    if (!isPromise(written)) {
+      this.#setDone(storeKey)
+      this.#wrote(key)
+      return DONE
+    }
+    return written.then(
+      () => {
+        this.#setDone(storeKey)
+        this.#wrote(key)
+      },
+      (error: unknown) => {
+        this.#setDone(storeKey)
+        throw error
+      },
+    )
+  }
+
+  #setDone(storeKey: string): void {
+    this.#invalidateKey(storeKey)
+    this.#bus?.publish({ kind: 'keys', keys: [storeKey] })
   }
 
   /** Removes `key` from every layer. Reads started after this resolves never see the old value. */

@@ -4,8 +4,6 @@ import { CacheError, isValueError } from './errors.js'
 import { applyJitter, keepFor, type ResolvedPolicy } from './policies.js'
 import type { Runtime } from './runtime.js'
 
-const noop = () => {}
-
 /** Something whose writes must stop once it is invalidated (a flight). */
 interface Guard {
   readonly invalidated: boolean
@@ -57,39 +55,36 @@ class Failures {
 }
 
 /**
- * Runs `operation` on every layer, bottom-up, awaiting asynchronous layers in turn; answers
+ * Runs one operation on every layer, bottom-up, awaiting asynchronous layers in turn; answers
  * synchronously when every layer did (a memory-only cache writes without a promise), and
- * otherwise continues from each layer's promise (no async frame per write). Work for a flight
- * (`guard` given, i.e. `wrap`) always fails open, even with `throwOnLayerError`. Layers in
- * `detached` are not awaited: their writes finish in the background (tracked for `close()`),
- * though what they throw synchronously (a value that cannot be encoded) still aborts. A value
- * error may be thrown synchronously: call it from an async function.
+ * otherwise continues from each layer's promise (no async frame, no closure per write: the
+ * walk's subclass is the operation). Work for a flight (`guard` given, i.e. `wrap`) always
+ * fails open, even with `throwOnLayerError`. Layers in `detached` are not awaited: their writes
+ * finish in the background (tracked for `close()`), though what they throw synchronously (a
+ * value that cannot be encoded) still aborts. A value error may be thrown synchronously: call
+ * it from an async function.
  */
-function bottomUp(
-  rt: Runtime,
-  key: string | undefined,
-  name: string,
-  operation: (layer: Layer, index: number) => unknown,
-  done: (index: number) => void,
-  guard?: Guard,
-  detached?: ReadonlySet<number>,
-): boolean | Promise<boolean> {
-  return new Walk(rt, key, name, operation, done, guard, detached).from(rt.layers.length - 1)
-}
-
-/** One bottom-up walk over the layers (see {@link bottomUp}). */
-class Walk {
+abstract class Walk {
   #failures: Failures | undefined // made on the first failure only: writes rarely fail
 
   constructor(
     readonly rt: Runtime,
     readonly key: string | undefined,
     readonly name: string,
-    readonly operation: (layer: Layer, index: number) => unknown,
-    readonly done: (index: number) => void,
     readonly guard: Guard | undefined,
     readonly detached: ReadonlySet<number> | undefined,
   ) {}
+
+  /** The operation on layer `i`: a value, or a promise of it. */
+  abstract step(layer: Layer, i: number): unknown
+
+  /** Layer `i` did it (counted here). */
+  abstract done(i: number): void
+
+  /** Walks from the bottom layer up. */
+  run(): boolean | Promise<boolean> {
+    return this.from(this.rt.layers.length - 1)
+  }
 
   /** Walks from layer `i` upwards (towards index 0). */
   from(i: number): boolean | Promise<boolean> {
@@ -98,7 +93,7 @@ class Walk {
       if (guard?.invalidated) return false
       let result: unknown
       try {
-        result = this.operation(rt.layers[i]!, i)
+        result = this.step(rt.layers[i]!, i)
       } catch (error) {
         this.#fail(i, error)
         continue
@@ -107,8 +102,8 @@ class Walk {
         this.done(i)
         continue
       }
+      const at = i
       if (this.detached?.has(i)) {
-        const at = i
         rt.background(
           result.then(
             () => this.done(at),
@@ -117,7 +112,6 @@ class Walk {
         )
         continue
       }
-      const at = i
       return result.then(
         () => {
           this.done(at)
@@ -140,6 +134,76 @@ class Walk {
   }
 }
 
+/** Writes one entry to every layer, each with its own TTL (see {@link writeThrough}). */
+class WriteWalk extends Walk {
+  /** Layers this policy keeps the key out of (TTL 0): deleted there, not counted as sets. */
+  #deleted: number[] | undefined
+
+  constructor(
+    rt: Runtime,
+    key: string,
+    readonly storeKey: string,
+    readonly entry: Entry,
+    readonly policy: ResolvedPolicy,
+    readonly jitter: number,
+    readonly life: number,
+    guard: Guard | undefined,
+    detached: ReadonlySet<number> | undefined,
+  ) {
+    super(rt, key, 'set', guard, detached)
+  }
+
+  step(layer: Layer, i: number): unknown {
+    const { policy, life, rt } = this
+    const cap = policy.layerTtl[i]
+    let ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, this.jitter), life)
+    if (rt.local[i]) ttlMs = Math.min(ttlMs, rt.localCap)
+    if (ttlMs > 0) return layer.set(this.storeKey, this.entry, ttlMs)
+    this.#deleted ??= []
+    this.#deleted.push(i)
+    return layer.delete(this.storeKey)
+  }
+
+  done(i: number): void {
+    if (!this.#deleted?.includes(i)) this.rt.stats.layers[i]!.sets++
+  }
+}
+
+/** Deletes keys from every layer. */
+class DeleteWalk extends Walk {
+  constructor(
+    rt: Runtime,
+    key: string | undefined,
+    readonly storeKeys: readonly string[],
+  ) {
+    super(rt, key, 'delete', undefined, undefined)
+  }
+
+  step(layer: Layer): unknown {
+    const storeKeys = this.storeKeys
+    if (storeKeys.length === 1) return layer.delete(storeKeys[0]!)
+    if (layer.deleteMany) return layer.deleteMany(storeKeys)
+    return Promise.all(storeKeys.map((storeKey) => layer.delete(storeKey)))
+  }
+
+  done(i: number): void {
+    this.rt.stats.layers[i]!.deletes += this.storeKeys.length
+  }
+}
+
+/** Clears every layer. */
+class ClearWalk extends Walk {
+  constructor(rt: Runtime) {
+    super(rt, undefined, 'clear', undefined, undefined)
+  }
+
+  step(layer: Layer): unknown {
+    return layer.clear()
+  }
+
+  done(): void {}
+}
+
 /**
  * Writes `entry` to every layer, bottom-up, each with its own TTL: the policy's cap for that
  * layer (jittered like the TTL) bounded by the entry's life. A layer whose TTL comes out as 0
@@ -160,26 +224,7 @@ export function writeThrough(
   detached?: ReadonlySet<number>,
 ): boolean | Promise<boolean> {
   const life = entry.staleUntil - now
-  let deleted: number[] | undefined // layers this policy keeps the key out of (TTL 0)
-  return bottomUp(
-    rt,
-    key,
-    'set',
-    (layer, i) => {
-      const cap = policy.layerTtl[i]
-      let ttlMs = Math.min(cap === undefined ? life : applyJitter(policy, cap, jitter), life)
-      if (rt.local[i]) ttlMs = Math.min(ttlMs, rt.localCap)
-      if (ttlMs > 0) return layer.set(storeKey, entry, ttlMs)
-      deleted ??= []
-      deleted.push(i)
-      return layer.delete(storeKey)
-    },
-    (i) => {
-      if (!deleted?.includes(i)) rt.stats.layers[i]!.sets++
-    },
-    guard,
-    detached,
-  )
+  return new WriteWalk(rt, key, storeKey, entry, policy, jitter, life, guard, detached).run()
 }
 
 /** Deletes keys from every layer, bottom-up (see `writeThrough` for why). */
@@ -188,24 +233,10 @@ export async function deleteThrough(
   keys: readonly string[],
   storeKeys: readonly string[],
 ): Promise<void> {
-  await bottomUp(
-    rt,
-    keys.length === 1 ? keys[0] : undefined,
-    'delete',
-    (layer) => deleteBatch(layer, storeKeys),
-    (i) => {
-      rt.stats.layers[i]!.deletes += storeKeys.length
-    },
-  )
-}
-
-function deleteBatch(layer: Layer, storeKeys: readonly string[]): unknown {
-  if (storeKeys.length === 1) return layer.delete(storeKeys[0]!)
-  if (layer.deleteMany) return layer.deleteMany(storeKeys)
-  return Promise.all(storeKeys.map((storeKey) => layer.delete(storeKey)))
+  await new DeleteWalk(rt, keys.length === 1 ? keys[0] : undefined, storeKeys).run()
 }
 
 /** Clears every layer, bottom-up. */
 export async function clearThrough(rt: Runtime): Promise<void> {
-  await bottomUp(rt, undefined, 'clear', (layer) => layer.clear(), noop)
+  await new ClearWalk(rt).run()
 }

@@ -208,7 +208,15 @@ export class Guard {
       this.landed(written, probe) // answered synchronously: no deadline to set
       return Promise.resolve(answer as Awaited<T>)
     }
-    const call = new GuardedCall<Awaited<T>>(this, operation, key, written, dirtyOnFailure, probe)
+    const call = new GuardedCall<Awaited<T>>(
+      this,
+      this.#deadlines,
+      operation,
+      key,
+      written,
+      dirtyOnFailure,
+      probe,
+    )
     const settled = new Promise<Awaited<T>>((resolve, reject) => {
       call.resolve = resolve
       call.reject = reject
@@ -335,13 +343,14 @@ export class Guard {
  * for a whole timeout period).
  */
 class GuardedCall<T> implements Timed {
-  deadline = 0
   done = false
+  bucket: unknown
   resolve: ((value: T) => void) | undefined
   reject: ((error: unknown) => void) | undefined
 
   constructor(
     readonly guard: Guard,
+    readonly deadlines: Deadlines,
     readonly operation: string,
     readonly key: string | undefined,
     readonly written: readonly string[] | undefined,
@@ -350,15 +359,14 @@ class GuardedCall<T> implements Timed {
   ) {}
 
   answered(value: T): void {
-    if (this.done) return // too late: the timeout already answered
+    if (!this.deadlines.settle(this)) return // too late: the timeout already answered
     const resolve = this.#settle()
     this.guard.landed(this.written, this.probe)
     resolve(value)
   }
 
   threw(error: unknown): void {
-    if (this.done) return
-    this.done = true
+    if (!this.deadlines.settle(this)) return
     this.#reject(error)
   }
 
@@ -380,7 +388,6 @@ class GuardedCall<T> implements Timed {
   }
 
   #settle(): (value: T) => void {
-    this.done = true
     const resolve = this.resolve!
     this.resolve = undefined
     this.reject = undefined

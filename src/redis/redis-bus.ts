@@ -668,8 +668,8 @@ export class RedisBus implements Bus {
   /** `run()`, rejecting with `E_TIMEOUT` after the timeout; `settled` once `run()` settles. */
   #timed<T>(operation: string, run: () => Promise<T>, settled?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const deadlines = this.#deadlines
       const call: Timed = {
-        deadline: 0,
         done: false,
         timedOut: () =>
           reject(
@@ -688,15 +688,11 @@ export class RedisBus implements Bus {
       running.then(
         (value) => {
           settled?.()
-          if (call.done) return
-          call.done = true
-          resolve(value)
+          if (deadlines.settle(call)) resolve(value)
         },
         (error: unknown) => {
           settled?.()
-          if (call.done) return
-          call.done = true
-          reject(error)
+          if (deadlines.settle(call)) reject(error)
         },
       )
       this.#deadlines.add(call)

@@ -43,6 +43,9 @@ export function checkTags(tags: unknown, path: string): readonly string[] {
   return tags as string[]
 }
 
+/** The prefixes of a key when prefixes are off. */
+const NO_PREFIXES: readonly string[] = Object.freeze([])
+
 /**
  * Splits keys into the prefixes `invalidatePrefix` can target: `'analytics:student:456:x'`
  * carries `analytics:`, `analytics:student:` and `analytics:student:456:`. Each is a tag like
@@ -76,9 +79,9 @@ export class Prefixes {
   }
 
   /** The prefix tags of `key` (none when prefixes are off or the key has no separator). */
-  of(key: string): string[] {
+  of(key: string): readonly string[] {
+    if (this.maxDepth === 0) return NO_PREFIXES // prefixes off (the default): nothing to allocate
     const found: string[] = []
-    if (this.maxDepth === 0) return found
     let at = key.indexOf(this.separator)
     while (at !== -1 && found.length < this.maxDepth) {
       const end = at + this.separator.length

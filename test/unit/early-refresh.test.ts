@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type CacheEvents, createCache, type PolicyOptions } from '../../src/index.js'
+import { gatedFactory, settle } from '../helpers/async.js'
 import { type ManualClock, manualClock } from '../helpers/clock.js'
-import { deferred } from '../helpers/map-layer.js'
-
-/** Lets every settled promise run its continuations (no real time passes). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
 
 const TTL = 10_000
 const COMPUTE_MS = 100
@@ -32,19 +27,6 @@ async function earlyCache(policies: Record<string, PolicyOptions>, options: obje
 async function slowly<T>(clock: ManualClock, value: T): Promise<T> {
   clock.advance(COMPUTE_MS)
   return value
-}
-
-/** A factory whose answer the test gives, counting its runs. */
-function gatedFactory() {
-  const gate = deferred<string>()
-  const factory = Object.assign(
-    (): Promise<string> => {
-      factory.runs++
-      return gate.promise
-    },
-    { runs: 0, gate },
-  )
-  return factory
 }
 
 // With beta 1 and computeMs 100, a hit refreshes when now + 100 * -ln(random) >= freshUntil:

@@ -5,13 +5,9 @@ import {
   type FactoryContext,
   type PolicyOptions,
 } from '../../src/index.js'
+import { settle } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/map-layer.js'
-
-/** Lets every settled promise run its continuations (no real time passes). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
 
 function clockedCache(policy: PolicyOptions = {}) {
   const clock = manualClock()

@@ -1,28 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { CacheError, type CacheEvents, createCache, type PolicyOptions } from '../../src/index.js'
+import { gatedFactory, settle, track } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/map-layer.js'
-
-/** Lets every settled promise run its continuations (no real time passes). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
-
-/** Follows a promise without awaiting it, to assert whether it has settled yet. */
-function track<T>(promise: Promise<T>) {
-  const state = { done: false, value: undefined as T | undefined, error: undefined as unknown }
-  promise.then(
-    (value) => {
-      state.done = true
-      state.value = value
-    },
-    (error: unknown) => {
-      state.done = true
-      state.error = error
-    },
-  )
-  return state
-}
 
 function timeoutCache(policy: PolicyOptions) {
   const clock = manualClock()
@@ -32,19 +12,6 @@ function timeoutCache(policy: PolicyOptions) {
   cache.on('stale', (e) => stale.push(e))
   cache.on('error', (e) => errors.push(e))
   return { clock, cache, stale, errors }
-}
-
-/** A factory whose answer the test gives, counting its runs. */
-function gatedFactory() {
-  const gate = deferred<string>()
-  const factory = Object.assign(
-    (): Promise<string> => {
-      factory.runs++
-      return gate.promise
-    },
-    { runs: 0, gate },
-  )
-  return factory
 }
 
 describe('softTimeout', () => {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type CacheEvents, createCache, type PolicyOptions } from '../../src/index.js'
+import { settle } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
-
-/** Lets every settled promise run its continuations (no real time passes). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
 
 function sieCache(policy: PolicyOptions = {}) {
   const clock = manualClock()

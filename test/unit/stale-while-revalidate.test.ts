@@ -1,28 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { type CacheEvents, createCache, memoryLayer, type PolicyOptions } from '../../src/index.js'
+import { settle, track } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/map-layer.js'
-
-/** Lets every settled promise run its continuations (no real time passes). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
-
-/** Follows a promise without awaiting it, to assert whether it has settled yet. */
-function track<T>(promise: Promise<T>) {
-  const state = { done: false, value: undefined as T | undefined, error: undefined as unknown }
-  promise.then(
-    (value) => {
-      state.done = true
-      state.value = value
-    },
-    (error: unknown) => {
-      state.done = true
-      state.error = error
-    },
-  )
-  return state
-}
 
 function swrCache(policy: PolicyOptions = {}) {
   const clock = manualClock()
