@@ -68,7 +68,9 @@ export async function readThrough(
     const now = rt.clock.now()
     const usable =
       entry !== undefined && now < entry.staleUntil && entryMatchesKey(entry, key, storeKey)
-    const verdict = usable ? await tagVerdict(rt, entry!) : 'invalid'
+    // Known here (untagged, or tags trusted): no promise; else the tag store is asked first.
+    let verdict: TagVerdict = usable ? rt.tags.check(entry!, now) : 'invalid'
+    if (verdict === 'unknown') verdict = await tagVerdict(rt, entry!)
     const fresh = usable && now < entry!.freshUntil
     if (verdict === 'invalid' || verdict === 'unknown') {
       rt.stats.layers[i]!.misses++
