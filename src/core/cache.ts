@@ -553,7 +553,7 @@ export class Cache {
     const { stats, events } = this.#rt
     stats.deletes += keys.length
     if (events.has('delete')) for (const key of keys) events.emit('delete', { key })
-    if (storeKeys.length > 0)
+    if (this.#bus && storeKeys.length > 0)
       await this.#announce({ kind: 'keys', keys: storeKeys }, ackMs, 'deleteMany')
   }
 
@@ -604,7 +604,7 @@ export class Cache {
       },
     )
     if (this.#rt.events.has('clear')) this.#rt.events.emit('clear', {})
-    await this.#announce({ kind: 'clear' }, ackMs, 'clear')
+    if (this.#bus) await this.#announce({ kind: 'clear' }, ackMs, 'clear')
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -886,6 +886,7 @@ export class Cache {
     }
     this.#rt.stats.invalidations += tags.length
     if (this.#rt.events.has('invalidate')) this.#rt.events.emit('invalidate', { tags, mode })
+    if (!this.#bus) return // no other instance to tell: no message, no promise
     // With tag state per instance, each receiver moves the tags itself (versions differ).
     const shared = this.#rt.tags.shared
     await this.#announce(
