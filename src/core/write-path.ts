@@ -210,7 +210,7 @@ class ClearWalk extends Walk {
  * has the key deleted instead, so it never serves an older value. Bottom-up order means a
  * concurrent read can only backfill from a lower layer that already holds the new value.
  * Returns false, having stopped, when `guard` was invalidated meanwhile. Writes to layers in
- * `detached` run in the background (see `bottomUp`).
+ * `detached` run in the background (see `Walk`).
  */
 export function writeThrough(
   rt: Runtime,
