@@ -5,6 +5,7 @@ const entry = {
   index: 'src/index.ts',
   'redis/index': 'src/redis/index.ts',
   'testing/index': 'src/testing/index.ts',
+  'decorators/index': 'src/decorators/index.ts',
 }
 
 export default defineConfig([

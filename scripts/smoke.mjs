@@ -21,7 +21,13 @@ async function exercise(api, label) {
   console.log(`smoke: ${label} ok`)
 }
 
-function subpaths(redis, testing, label) {
+function subpaths(redis, testing, label, decorators) {
+  for (const name of ['Cached', 'CachePut', 'InvalidateTags'])
+    assert.equal(
+      typeof decorators[name],
+      'function',
+      `${label}: layercache/decorators exports ${name}`,
+    )
   for (const name of ['redisLayer', 'keyvLayer', 'Codec'])
     assert.equal(typeof redis[name], 'function', `${label}: layercache/redis exports ${name}`)
   for (const name of ['chaosLayer', 'runLayerSuite'])
@@ -31,5 +37,15 @@ function subpaths(redis, testing, label) {
 
 await exercise(await import('layercache'), 'import')
 await exercise(require('layercache'), 'require')
-subpaths(await import('layercache/redis'), await import('layercache/testing'), 'import')
-subpaths(require('layercache/redis'), require('layercache/testing'), 'require')
+subpaths(
+  await import('layercache/redis'),
+  await import('layercache/testing'),
+  'import',
+  await import('layercache/decorators'),
+)
+subpaths(
+  require('layercache/redis'),
+  require('layercache/testing'),
+  'require',
+  require('layercache/decorators'),
+)
