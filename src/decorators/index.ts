@@ -9,62 +9,94 @@ export { stableKey } from './stable-key.js'
 /** The cache a decorator uses: an instance, or a function of the object called (DI containers). */
 export type CacheSource = Cache | ((self: any) => Cache)
 
+/** A key function: builds the key from the method's arguments. */
+export type KeyFunction = (...args: any[]) => string
+
 /**
  * Tags of a decorated call: a list, or a function of the method's arguments. A function that
  * declares one parameter more than the method gets the result there too (it then runs once
  * the result exists).
  */
-export type DecoratorTags<Args extends unknown[], R> =
-  | readonly string[]
-  | ((...argsAndResult: [...Args, R]) => readonly string[])
+export type DecoratorTags = readonly string[] | ((...argsAndResult: any[]) => readonly string[])
 
 /** Options of {@link Cached}: those of `cache.wrap`, plus where the cache and the key come from. */
-export interface CachedOptions<Args extends unknown[], R> extends Omit<WrapOptions<R>, 'tags'> {
+export interface CachedOptions<
+  K extends KeyFunction | undefined,
+  T extends DecoratorTags | undefined,
+> extends Omit<WrapOptions<unknown>, 'tags'> {
   /** The cache, or a function returning it for the object called (resolved at each call). */
   cache: CacheSource
   /**
    * The key, from the method's arguments. Default: `${name}:${stable encoding of the
    * arguments}` (see {@link stableKey}), `name` being `Class.method`.
    */
-  key?: (...args: Args) => string
+  key?: K
   /** The key prefix of the default key. Default: the class name and the method name (give one when class names are minified). */
   name?: string
-  tags?: DecoratorTags<Args, R>
+  tags?: T
 }
 
 /** Options of {@link CachePut}: those of `cache.set`, plus where the cache and the key come from. */
-export interface CachePutOptions<Args extends unknown[], R> extends Omit<CallOptions, 'tags'> {
+export interface CachePutOptions<
+  K extends KeyFunction | undefined,
+  T extends DecoratorTags | undefined,
+> extends Omit<CallOptions, 'tags'> {
   cache: CacheSource
-  key?: (...args: Args) => string
+  key?: K
   name?: string
-  tags?: DecoratorTags<Args, R>
+  tags?: T
 }
 
 /** Options of {@link InvalidateTags}. */
-export interface InvalidateTagsOptions<Args extends unknown[], R> extends AcknowledgeOptions {
+export interface InvalidateTagsOptions<T extends DecoratorTags> extends AcknowledgeOptions {
   cache: CacheSource
   /** The tags to invalidate once the method resolved: a list, or a function of its arguments (and result). */
-  tags: DecoratorTags<Args, R>
+  tags: T
   /** `'expire'` (default) or `'stale'` (served stale while one refresh runs). */
   mode?: InvalidationMode
 }
 
+type Fits<K, T, A extends unknown[], R> = [
+  [K] extends [undefined] ? true : K extends (...args: A) => string ? true : false,
+  [T] extends [undefined]
+    ? true
+    : T extends readonly string[]
+      ? true
+      : T extends (...args: A) => readonly string[]
+        ? true
+        : T extends (...args: [...A, R]) => readonly string[]
+          ? true
+          : false,
+] extends [true, true]
+  ? true
+  : false
+
+/** What a method whose parameters do not fit the decorator's `key` or `tags` is told. */
+export interface ParametersMismatch {
+  "the key or tags function does not accept the method's parameters (and result)": never
+}
+
+type Check<K, T, M extends AsyncMethod> =
+  Fits<K, T, Parameters<M>, Awaited<ReturnType<M>>> extends true ? unknown : ParametersMismatch
+
+type AsyncMethod = (...args: any[]) => Promise<unknown>
+
 /**
  * What the decorator factories return: a decorator for async methods, for TypeScript 5
  * standard decorators and for legacy `experimentalDecorators` alike (told apart at runtime).
- * The method's parameters must match those of the `key` and `tags` functions.
+ * The `key` and `tags` functions must accept the method's parameters.
  */
-export interface AsyncMethodDecorator<Args extends unknown[], R> {
+export interface AsyncMethodDecorator<K, T> {
   /** TypeScript 5 (TC39) decorators. */
-  <This, M extends (this: This, ...args: Args) => Promise<R>>(
+  <This, M extends AsyncMethod>(
     method: M,
-    context: ClassMethodDecoratorContext<This, M>,
+    context: ClassMethodDecoratorContext<This, M> & Check<K, T, M>,
   ): M
   /** Legacy `experimentalDecorators` (NestJS, older code bases). */
-  <M extends (...args: Args) => Promise<R>>(
+  <M extends AsyncMethod>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<M>,
+    descriptor: TypedPropertyDescriptor<M> & Check<K, T, M>,
   ): TypedPropertyDescriptor<M>
 }
 
@@ -87,9 +119,10 @@ type Wrapper = (method: AnyMethod, name: string) => AnyMethod
  *   async getDashboard(userId: string): Promise<Dashboard> { ... }
  * }
  */
-export function Cached<Args extends unknown[] = any[], R = any>(
-  options: CachedOptions<Args, R>,
-): AsyncMethodDecorator<Args, R> {
+export function Cached<
+  const K extends KeyFunction | undefined = undefined,
+  const T extends DecoratorTags | undefined = undefined,
+>(options: CachedOptions<K, T>): AsyncMethodDecorator<K, T> {
   const { cache, key, name, tags: _tags, ...wrapOptions } = checkOptions(options, 'Cached')
   const tags = options.tags as AnyTags | undefined
   return decorator('Cached', (method, methodName) => {
@@ -115,9 +148,10 @@ export function Cached<Args extends unknown[] = any[], R = any>(
  * @CachePut({ cache, key: (user: User) => `user:${user.id}` })
  * async save(user: User): Promise<User> { return db.users.save(user) }
  */
-export function CachePut<Args extends unknown[] = any[], R = any>(
-  options: CachePutOptions<Args, R>,
-): AsyncMethodDecorator<Args, R> {
+export function CachePut<
+  const K extends KeyFunction | undefined = undefined,
+  const T extends DecoratorTags | undefined = undefined,
+>(options: CachePutOptions<K, T>): AsyncMethodDecorator<K, T> {
   const { cache, key, name, tags: _tags, ...setOptions } = checkOptions(options, 'CachePut')
   const tags = options.tags as AnyTags | undefined
   return decorator('CachePut', (method, methodName) => {
@@ -141,9 +175,9 @@ export function CachePut<Args extends unknown[] = any[], R = any>(
  * @InvalidateTags({ cache, tags: (userId: string) => [`user:${userId}`] })
  * async updateProfile(userId: string, patch: ProfilePatch): Promise<void> { ... }
  */
-export function InvalidateTags<Args extends unknown[] = any[], R = any>(
-  options: InvalidateTagsOptions<Args, R>,
-): AsyncMethodDecorator<Args, R> {
+export function InvalidateTags<const T extends DecoratorTags>(
+  options: InvalidateTagsOptions<T>,
+): AsyncMethodDecorator<undefined, T> {
   const { cache, acknowledge, mode } = checkOptions(options, 'InvalidateTags')
   const tags = options.tags as AnyTags | undefined
   if (tags === undefined) throw invalidOption('InvalidateTags options.tags', 'is required')
@@ -178,7 +212,7 @@ function decorator(kind: string, wrap: Wrapper): AsyncMethodDecorator<any, any> 
     if (!isAsync(descriptor.value)) {
       throw invalidOption(
         `@${kind}`,
-        `decorates async methods; ${name} is not declared async (its callers would get a promise where they expect a value)`,
+        `decorates async methods; ${name} is not a native async function (declare it async, and compile to ES2017 or later: older targets turn async methods into plain functions)`,
       )
     }
     descriptor.value = wrap(descriptor.value as AnyMethod, name)
@@ -229,9 +263,16 @@ function wantsResult(tags: unknown, method: AnyMethod): boolean {
 }
 
 /** Arguments padded to the method's declared parameters, so the result lands after them. */
-function padded(method: AnyMethod, args: unknown[]): unknown[] {
-  if (args.length >= method.length) return args
-  return [...args, ...new Array(method.length - args.length).fill(undefined)]
+/**
+ * The arguments a tags function that wants the result gets before it: exactly one fewer than
+ * it declares (padded with `undefined`, or cut), so the result lands in its last parameter
+ * whatever the call passed (optional or default parameters, extra arguments).
+ */
+function padded(tags: (...args: never[]) => unknown, args: unknown[]): unknown[] {
+  const wanted = tags.length - 1
+  if (args.length === wanted) return args
+  if (args.length > wanted) return args.slice(0, wanted)
+  return [...args, ...new Array(wanted - args.length).fill(undefined)]
 }
 
 /** A `wrap` call's tags: the list, the function's answer, or a function of the result. */
@@ -243,7 +284,7 @@ function tagsFor(
   if (tags === undefined || typeof tags !== 'function') return tags
   const fn = tags as (...args: unknown[]) => readonly string[]
   if (!wantsResult(tags, method)) return fn(...args)
-  return (value) => fn(...padded(method, args), value)
+  return (value) => fn(...padded(fn, args), value)
 }
 
 function tagsOf(
@@ -254,7 +295,9 @@ function tagsOf(
 ): readonly string[] | undefined {
   if (tags === undefined) return undefined
   if (typeof tags !== 'function') return tags
-  return (tags as (...args: unknown[]) => readonly string[])(...padded(method, args), result)
+  const fn = tags as (...args: unknown[]) => readonly string[]
+  if (!wantsResult(tags, method)) return fn(...args)
+  return fn(...padded(fn, args), result)
 }
 
 function checkOptions<T extends { cache: CacheSource }>(options: T, kind: string): T {

@@ -55,6 +55,9 @@ export function stableKey(values: readonly unknown[], where: string): string {
       if (proto !== Object.prototype && proto !== null) {
         throw refused(where, path, `an instance of ${proto?.constructor?.name ?? 'a class'}`)
       }
+      if (Object.getOwnPropertySymbols(object).length > 0) {
+        throw refused(where, path, 'an object with symbol keys')
+      }
       const keys = Object.keys(object).sort()
       return `{${keys.map((k) => `${JSON.stringify(k)}:${encode((object as Record<string, unknown>)[k], `${path}.${k}`)}`).join(',')}}`
     } finally {
