@@ -44,6 +44,42 @@ export interface AcknowledgeOptions {
   acknowledge?: boolean | { timeout?: Duration }
 }
 
+/** Loads the values of the keys no layer had, in one call (see `wrapMany`). */
+export type BatchLoader<T> = (
+  missingKeys: string[],
+) =>
+  | Promise<ReadonlyMap<string, T> | Record<string, T> | readonly (T | undefined)[]>
+  | ReadonlyMap<string, T>
+  | Record<string, T>
+  | readonly (T | undefined)[]
+
+/** Options of `wrapMany`: a call's options, where `tags` may be a function of each value and its key. */
+export interface WrapManyOptions<T> extends Omit<CallOptions, 'tags'> {
+  tags?: readonly string[] | ((value: T, key: string) => readonly string[])
+}
+
+/** What a batch loader returned, as a map by key (an array answers the keys in order). */
+function toLoadedMap<T>(
+  loaded: ReadonlyMap<string, T> | Record<string, T> | readonly (T | undefined)[],
+  keys: readonly string[],
+): ReadonlyMap<string, T> {
+  if (loaded instanceof Map) return loaded
+  if (Array.isArray(loaded)) {
+    const map = new Map<string, T>()
+    keys.forEach((key, i) => {
+      if (loaded[i] !== undefined) map.set(key, loaded[i] as T)
+    })
+    return map
+  }
+  if (typeof loaded === 'object' && loaded !== null) {
+    return new Map(Object.entries(loaded as Record<string, T>))
+  }
+  throw invalidOption(
+    'wrapMany loadMissing',
+    `must return a Map, an object or an array of the values, got ${describe(loaded)}`,
+  )
+}
+
 /** Options of `invalidateTags` and `invalidatePrefix`. */
 export interface InvalidateOptions extends AcknowledgeOptions {
   /** `'expire'` (default): never served fresh again. `'stale'`: served stale while one refresh runs. */
@@ -567,6 +603,198 @@ export class Cache {
           ? this.#hit(hit.layer, keys[i]!, hit.entry, staleReason(hit))
           : this.#miss(keys[i]!)) as T | undefined,
     )
+  }
+
+  /**
+   * Values for `keys` in their order, loading the ones no layer holds with one call of
+   * `loadMissing(missingKeys)` (DataLoader style): the layers are read with one batch call
+   * each, the loader gets only the keys they lacked (and that no running `wrap` or `wrapMany`
+   * is already computing: those are joined), and what it returns is written to every layer.
+   * A key the loader does not return is `undefined`, cached only with the policy's
+   * `negativeTtl`. Tags are a list, or a function of each value and its key.
+   *
+   * @example
+   * const users = await cache.wrapMany(ids.map((id) => `user:${id}`), async (missing) =>
+   *   new Map((await db.users.findMany(missing.map(idOf))).map((u) => [`user:${u.id}`, u])))
+   */
+  async wrapMany<T>(
+    keys: readonly string[],
+    loadMissing: BatchLoader<T>,
+    options?: WrapManyOptions<T>,
+  ): Promise<(T | undefined)[]> {
+    const storeKeys = this.#storeKeys(keys, 'wrapMany')
+    if (typeof loadMissing !== 'function') {
+      throw invalidOption(
+        'wrapMany loadMissing',
+        `must be a function of the missing keys, got ${describe(loadMissing)}`,
+      )
+    }
+    const rt = this.#rt
+    const tagsOf = options?.tags
+    const { tags: _tags, ...rest } = options ?? {}
+    const policy = rt.policies.resolve(
+      typeof tagsOf === 'function' ? rest : (options as CallOptions | undefined),
+      'wrapMany options',
+    )
+    const hits = await readMany(rt, keys, storeKeys)
+    const out: (T | undefined)[] = new Array(keys.length)
+    const waits: Promise<void>[] = []
+    const missing: number[] = []
+    const firstOf = new Map<string, number>() // a key asked twice is loaded once
+    hits.forEach((hit, i) => {
+      if (hit) {
+        out[i] = this.#hit(hit.layer, keys[i]!, hit.entry, staleReason(hit)) as T
+        return
+      }
+      const storeKey = storeKeys[i]!
+      const running = this.#flights.get(storeKey)
+      if (running) {
+        // Another wrap or wrapMany computes this key: share its value.
+        waits.push(running.promise.then((value) => void (out[i] = value as T)))
+        return
+      }
+      if (!firstOf.has(storeKey)) {
+        firstOf.set(storeKey, i)
+        missing.push(i)
+      }
+    })
+    if (missing.length > 0)
+      waits.push(this.#loadMany(keys, storeKeys, missing, loadMissing, policy, options?.tags, out))
+    await Promise.all(waits)
+    // Repeats of a key loaded here take its value.
+    keys.forEach((_, i) => {
+      const first = firstOf.get(storeKeys[i]!)
+      if (first !== undefined && first !== i && !hits[i]) out[i] = out[first]
+    })
+    return out
+  }
+
+  /**
+   * Loads the `missing` indexes with one loader call, through one flight per key (so that
+   * `wrap` and `wrapMany` calls arriving meanwhile join them), and writes what it returned.
+   * Tag versions are recorded before the load, and nothing is stored if one moved meanwhile.
+   */
+  async #loadMany<T>(
+    keys: readonly string[],
+    storeKeys: readonly string[],
+    missing: readonly number[],
+    loadMissing: BatchLoader<T>,
+    policy: ResolvedPolicy,
+    tagsOption: WrapManyOptions<T>['tags'],
+    out: (T | undefined)[],
+  ): Promise<void> {
+    const rt = this.#rt
+    let release!: (loaded: ReadonlyMap<string, T>) => void
+    let fail!: (error: unknown) => void
+    const batch = new Promise<ReadonlyMap<string, T>>((resolve, reject) => {
+      release = resolve
+      fail = reject
+    })
+    batch.catch(noop)
+    const flights = missing.map((i) => {
+      const key = keys[i]!
+      let flight!: Flight<unknown>
+      const promise = this.#flights.run(storeKeys[i]!, async (f) => {
+        flight = f
+        return (await batch).get(key)
+      })
+      promise.catch(noop) // the loader's error reaches the caller below
+      return { i, key, storeKey: storeKeys[i]!, promise, flight }
+    })
+    for (const i of missing) this.#miss(keys[i]!)
+    const listed = typeof tagsOption === 'function' ? [] : (tagsOption ?? [])
+    const tagsBeforeLoad = flights.map(({ key }) => [
+      ...new Set([...tagsBefore(rt, key, policy), ...listed]),
+    ])
+    const allTags = [...new Set(tagsBeforeLoad.flat())]
+    try {
+      const recorded = allTags.length > 0 ? await rt.tags.capture(allTags) : NO_VERSIONS
+      const startedAt = rt.clock.now()
+      rt.stats.factoryRuns++
+      const missingKeys = flights.map(({ key }) => key)
+      const loaded = toLoadedMap(await loadMissing(missingKeys), missingKeys)
+      release(loaded)
+      for (const { i, key } of flights) out[i] = loaded.get(key)
+      // A tag that moved while the loader ran: return its answers, store none (no stale set).
+      if (allTags.length > 0 && !(await rt.tags.unchangedSince(allTags, recorded))) return
+      const versionOf = new Map(
+        allTags.map((tag, t) => [tag, [recorded[2 * t]!, recorded[2 * t + 1]!]]),
+      )
+      await Promise.all(
+        flights.map(async ({ key, storeKey, flight }, n) => {
+          const value = loaded.get(key)
+          const ttl = value === undefined ? policy.negativeTtl : policy.ttl
+          if (ttl <= 0) return
+          const before = tagsBeforeLoad[n]!
+          const extra =
+            typeof tagsOption === 'function' && value !== undefined
+              ? checkTags(tagsOption(value, key), 'wrapMany options.tags(value, key)').filter(
+                  (tag) => !before.includes(tag),
+                )
+              : []
+          const versions = before.flatMap((tag) => versionOf.get(tag)!)
+          if (extra.length > 0) versions.push(...(await rt.tags.capture(extra)))
+          await this.#storeLoaded(
+            key,
+            storeKey,
+            value,
+            policy,
+            ttl,
+            [...before, ...extra],
+            versions,
+            startedAt,
+            flight,
+          )
+        }),
+      )
+    } catch (error) {
+      fail(error)
+      throw error
+    }
+  }
+
+  /** Writes a value a batch loader returned, unless a mutation of its key overlapped the load. */
+  async #storeLoaded(
+    key: string,
+    storeKey: string,
+    value: unknown,
+    policy: ResolvedPolicy,
+    ttl: number,
+    tags: readonly string[],
+    versions: readonly number[],
+    startedAt: number,
+    flight: Flight<unknown>,
+  ): Promise<void> {
+    const rt = this.#rt
+    if (flight.invalidated) return
+    const { entry, jitter, now } = stampedEntry(
+      rt,
+      value,
+      policy,
+      key,
+      storeKey,
+      startedAt,
+      tags,
+      versions,
+      undefined,
+      ttl,
+    )
+    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
+    try {
+      const stored = await writeThrough(
+        rt,
+        key,
+        storeKey,
+        entry,
+        policy,
+        jitter,
+        rt.clock.now(),
+        flight,
+      )
+      if (stored) this.#wrote(key)
+    } catch (error) {
+      rt.layerError(-1, 'wrapMany', key, error)
+    }
   }
 
   /**
