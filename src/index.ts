@@ -1,5 +1,10 @@
 export type { Bus, BusLink, BusMessage, ReceivedMessage } from './core/bus.js'
-export type { AcknowledgeOptions, InvalidateOptions } from './core/cache.js'
+export type {
+  AcknowledgeOptions,
+  BatchLoader,
+  InvalidateOptions,
+  WrapManyOptions,
+} from './core/cache.js'
 export { Cache, type Factory, type WrapOptions } from './core/cache.js'
 export type { CallOptions } from './core/call-options.js'
 export type { Clock } from './core/clock.js'
@@ -12,6 +17,8 @@ export type { CacheEventName, CacheEvents, CacheListener, StaleReason } from './
 export type { LockStore } from './core/lock.js'
 export type { LayerPolicyOptions, PolicyOptions } from './core/policies.js'
 export type { CacheStats, LayerStats } from './core/stats.js'
+export type { WarmItem, WarmOptions, WarmReport, WarmSource } from './core/warm.js'
+export type { WarmerInfo, WarmerOptions, Warmers } from './core/warmers.js'
 export type { BreakerOptions, LayerHealth, ResilienceOptions } from './layers/guard.js'
 export type { Layer, LayerContext, LayerSetItem, MaybePromise } from './layers/layer.js'
 export { MemoryLayer, type MemoryLayerOptions, memoryLayer } from './layers/memory-layer.js'

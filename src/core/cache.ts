@@ -24,6 +24,8 @@ import type { Runtime } from './runtime.js'
 import { type Flight, FlightTable } from './single-flight.js'
 import type { CacheStats } from './stats.js'
 import { checkObject } from './validate.js'
+import { type WarmOptions, type WarmReport, type WarmSource, warm } from './warm.js'
+import { Warmers } from './warmers.js'
 import { clearThrough, deleteThrough, writeThrough } from './write-path.js'
 
 export type { Factory, TagsOf } from './compute.js'
@@ -150,6 +152,8 @@ const NO_VERSIONS: readonly number[] = Object.freeze([])
 export class Cache {
   /** The namespace isolating this cache's keys in shared layers. */
   readonly namespace: string
+  /** Named warmers: registered, run on demand or on a schedule, listed with their last report. */
+  readonly warmers: Warmers
   readonly #rt: Runtime
   readonly #top: Layer
   readonly #maxKeyLength: number
@@ -187,6 +191,7 @@ export class Cache {
     this.#maxKeyLength = maxKeyLength
     this.#pending = pending
     this.#sender = randomId(rt.random)
+    this.warmers = new Warmers(rt, (source, options) => this.warm(source, options))
     this.#bus = bus?.bus
     this.#busTrustMs = bus?.trustMs ?? 0
     if (bus) {
@@ -606,6 +611,22 @@ export class Cache {
   }
 
   /**
+   * Pre-populates keys (before peak hours, on start-up): at most `concurrency` at a time, each
+   * skipped while still fresh, else computed through `wrap`, retried with exponential backoff
+   * when its factory fails; one failure never stops the others. Emits `warm` events, and
+   * resolves to a report (succeeded, failed with their errors, skipped, cancelled, duration).
+   *
+   * @example
+   * const report = await cache.warm(activeUsers.map((id) => ({
+   *   key: `dashboard:${id}`, factory: () => buildDashboard(id), policy: 'dashboard',
+   * })), { concurrency: 8 })
+   */
+  warm(source: WarmSource, options?: WarmOptions): Promise<WarmReport> {
+    this.#checkOpen('warm')
+    return warm(this, this.#rt, source, options)
+  }
+
+  /**
    * Values for `keys` in their order, loading the ones no layer holds with one call of
    * `loadMissing(missingKeys)` (DataLoader style): the layers are read with one batch call
    * each, the loader gets only the keys they lacked (and that no running `wrap` or `wrapMany`
@@ -861,6 +882,7 @@ export class Cache {
    */
   async close(): Promise<void> {
     if (this.#closed) return
+    this.warmers.close()
     this.#closed = true
     await Promise.allSettled([
       this.#flights.drain(),

@@ -18,14 +18,17 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() }
 
 /**
- * `clock.schedule`, or a real timer that never keeps the process alive (a cache closed or
- * abandoned must let it exit).
+ * `clock.schedule`, or a real timer that does not keep the process alive (a cache closed or
+ * abandoned must let it exit), unless `keepAlive` (a wait that a caller awaits).
  */
-export function scheduler(clock: Clock): (callback: () => void, delayMs: number) => () => void {
+export function scheduler(
+  clock: Clock,
+): (callback: () => void, delayMs: number, keepAlive?: boolean) => () => void {
   if (typeof clock.schedule === 'function') return (callback, ms) => clock.schedule!(callback, ms)
-  return (callback, delayMs) => {
+  return (callback, delayMs, keepAlive = false) => {
     const timer = setTimeout(callback, Math.max(0, delayMs))
-    ;(timer as { unref?: () => void }).unref?.()
+    // A wait someone awaits with nothing else pending (a retry's backoff) keeps the process up.
+    if (!keepAlive) (timer as { unref?: () => void }).unref?.()
     return () => clearTimeout(timer)
   }
 }

@@ -21,6 +21,8 @@ export interface CacheEvents {
   delete: { key: string }
   /** Every entry of the namespace was removed. */
   clear: Record<string, never>
+  /** `warm` finished an item (`done` of `total`). */
+  warm: { key: string; outcome: 'succeeded' | 'failed' | 'skipped'; done: number; total: number }
   /** Something failed and was handled (a layer error, a throwing listener). */
   error: { error: unknown; operation: string; key?: string; layer?: string }
 }

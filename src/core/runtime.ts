@@ -16,8 +16,11 @@ export interface Runtime {
   readonly layers: readonly Layer[]
   readonly layerNames: readonly string[]
   readonly clock: Clock
-  /** Runs `callback` after `delayMs` on the cache's clock; returns a cancel function. */
-  readonly schedule: (callback: () => void, delayMs: number) => () => void
+  /**
+   * Runs `callback` after `delayMs` on the cache's clock; returns a cancel function. Real
+   * timers are unref'd unless `keepAlive`.
+   */
+  readonly schedule: (callback: () => void, delayMs: number, keepAlive?: boolean) => () => void
   readonly random: () => number
   /** Leases for `lock: 'distributed'`, from the first layer that offers them. */
   readonly locks: LockStore | undefined
