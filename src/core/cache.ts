@@ -671,7 +671,11 @@ export class Cache {
       const running = this.#flights.get(storeKey)
       if (running) {
         // Another wrap or wrapMany computes this key: share its value.
-        waits.push(running.promise.then((value) => void (out[i] = value as T)))
+        waits.push(
+          running.promise.then((value) => {
+            out[i] = value as T
+          }),
+        )
         return
       }
       if (!firstOf.has(storeKey)) {
