@@ -16,13 +16,24 @@ import { redisDown } from './suites/redis-down.js'
 import { stampede } from './suites/stampede.js'
 import { steadyLoad } from './suites/steady-load.js'
 import { tags } from './suites/tags.js'
+import { wrapMany } from './suites/wrap-many.js'
 import { checkTargets } from './targets.js'
 
 // Usage: npm run bench [-- <filter>...]; a filter selects suites or scenarios whose name
 // contains it (e.g. `memory-hit`, `redis`). Everything runs in this one process, one
 // contender at a time; the Redis suites share one private redis-server, stopped at the end.
 
-const suites: Suite[] = [memoryHit, memorySet, redis, redisDown, tags, stampede, steadyLoad, bus]
+const suites: Suite[] = [
+  memoryHit,
+  memorySet,
+  redis,
+  redisDown,
+  tags,
+  stampede,
+  steadyLoad,
+  bus,
+  wrapMany,
+]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2)

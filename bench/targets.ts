@@ -118,6 +118,45 @@ export function checkTargets(
   outcomes.push(...tagTargets(results, probes))
   outcomes.push(...stampedeTargets(probes))
   outcomes.push(busTarget(probes))
+  outcomes.push(...wrapManyTargets(results))
+  return outcomes
+}
+
+/** Least speed-up of one `wrapMany` of 100 keys over 100 awaited `wrap` calls, per case. */
+const WRAP_MANY_SPEEDUP = { 'wrap-many-l2': 5, 'wrap-many-miss': 3 } as const
+/** Most a `wrapMany` of 100 hits may cost over a `getMany` of them (its loader machinery). */
+const WRAP_MANY_OVER_GET_MANY = 1.2
+
+/**
+ * `wrapMany` of 100 keys against 100 awaited `wrap` calls (memory + Redis): keys in Redis but
+ * cold in memory, and keys no layer has; and what it costs over `getMany` when all are hits.
+ */
+function wrapManyTargets(results: readonly ScenarioResult[]): TargetOutcome[] {
+  const outcomes: TargetOutcome[] = []
+  for (const [id, limit] of Object.entries(WRAP_MANY_SPEEDUP)) {
+    const label = id === 'wrap-many-l2' ? 'keys in Redis, cold in memory' : 'keys no layer has'
+    const name = `layercache wrapMany of 100 keys (${label}) >= ${limit}x faster than 100 awaited wrap calls`
+    const found = ratioOf(results, id, '100 awaited wrap')
+    if (!found) outcomes.push(skip(name, id))
+    else
+      outcomes.push({
+        name,
+        status: found.ratio >= limit ? 'PASS' : 'MISS',
+        detail: `${formatRatio(found.ratio)} round by round (medians ${formatNs(found.value)} vs ${formatNs(found.reference)} ns per batch; need ${limit}x)`,
+      })
+  }
+  const name = `layercache wrapMany of 100 hits (Redis, cold memory) <= ${WRAP_MANY_OVER_GET_MANY}x getMany of them`
+  const getMany = ratioOf(results, 'wrap-many-l2', 'layercache getMany (no loader)')
+  if (!getMany) outcomes.push(skip(name, 'wrap-many-l2'))
+  else {
+    // The baseline is wrapMany: getMany's ratio to it, inverted.
+    const ratio = 1 / getMany.ratio
+    outcomes.push({
+      name,
+      status: ratio <= WRAP_MANY_OVER_GET_MANY ? 'PASS' : 'MISS',
+      detail: `${formatRatio(ratio)} round by round (medians ${formatNs(getMany.reference)} vs ${formatNs(getMany.value)} ns per batch; limit ${WRAP_MANY_OVER_GET_MANY}x)`,
+    })
+  }
   return outcomes
 }
 

@@ -621,7 +621,7 @@ export class Cache {
    *   key: `dashboard:${id}`, factory: () => buildDashboard(id), policy: 'dashboard',
    * })), { concurrency: 8 })
    */
-  warm(source: WarmSource, options?: WarmOptions): Promise<WarmReport> {
+  async warm(source: WarmSource, options?: WarmOptions): Promise<WarmReport> {
     this.#checkOpen('warm')
     return warm(this, this.#rt, source, options)
   }
@@ -663,8 +663,10 @@ export class Cache {
     const missing: number[] = []
     const firstOf = new Map<string, number>() // a key asked twice is loaded once
     hits.forEach((hit, i) => {
-      if (hit) {
-        out[i] = this.#hit(hit.layer, keys[i]!, hit.entry, staleReason(hit)) as T
+      // A value invalidated in `stale` mode is loaded again with the batch (the loader is the
+      // refresh; a batch has no background refresh of its own).
+      if (hit?.state === 'fresh') {
+        out[i] = this.#hit(hit.layer, keys[i]!, hit.entry) as T
         return
       }
       const storeKey = storeKeys[i]!
@@ -689,7 +691,7 @@ export class Cache {
     // Repeats of a key loaded here take its value.
     keys.forEach((_, i) => {
       const first = firstOf.get(storeKeys[i]!)
-      if (first !== undefined && first !== i && !hits[i]) out[i] = out[first]
+      if (first !== undefined && first !== i) out[i] = out[first]
     })
     return out
   }
@@ -716,12 +718,19 @@ export class Cache {
       fail = reject
     })
     batch.catch(noop)
+    // The flights stay open until the values are written: a delete meanwhile invalidates them.
+    let written!: () => void
+    const writes = new Promise<void>((resolve) => {
+      written = resolve
+    })
     const flights = missing.map((i) => {
       const key = keys[i]!
       let flight!: Flight<unknown>
       const promise = this.#flights.run(storeKeys[i]!, async (f) => {
         flight = f
-        return (await batch).get(key)
+        const loaded = await batch
+        await writes
+        return loaded.get(key)
       })
       promise.catch(noop) // the loader's error reaches the caller below
       return { i, key, storeKey: storeKeys[i]!, promise, flight }
@@ -775,6 +784,8 @@ export class Cache {
     } catch (error) {
       fail(error)
       throw error
+    } finally {
+      written()
     }
   }
 

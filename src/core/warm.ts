@@ -53,13 +53,7 @@ export interface Warmable {
   wrap<T>(key: string, factory: Factory<T>, options?: object): Promise<T>
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set([
-  'concurrency',
-  'signal',
-  'retries',
-  'backoff',
-  'force',
-])
+const OPTION_KEYS: ReadonlySet<string> = new Set(['concurrency', 'signal', 'retries', 'backoff'])
 
 /**
  * Warms `source` with at most `concurrency` items at a time: each is skipped when still fresh,
@@ -73,22 +67,7 @@ export async function warm(
   source: WarmSource,
   options: WarmOptions = {},
 ): Promise<WarmReport> {
-  checkObject(options, 'warm options', OPTION_KEYS)
-  const concurrency = options.concurrency ?? 4
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw invalidOption(
-      'warm options.concurrency',
-      `must be a positive integer, got ${describe(concurrency)}`,
-    )
-  }
-  const retries = options.retries ?? 2
-  if (!Number.isSafeInteger(retries) || retries < 0) {
-    throw invalidOption(
-      'warm options.retries',
-      `must be a non-negative integer, got ${describe(retries)}`,
-    )
-  }
-  const backoffMs = parseDuration(options.backoff ?? '100ms', 'warm options.backoff')
+  const { concurrency, retries, backoffMs } = checkWarmOptions(options)
   const { signal } = options
   const started = rt.clock.now()
   const items = await collect(typeof source === 'function' ? await source() : source)
@@ -107,27 +86,43 @@ export async function warm(
     if (rt.events.has('warm')) rt.events.emit('warm', { key, outcome, done, total: items.length })
   }
   const sleep = (ms: number) => new Promise<void>((resolve) => rt.schedule(resolve, ms, true))
+  const failed = (key: string, error: unknown) => {
+    report.failed.push({ key, error })
+    rt.layerError(-1, 'warm', key, error)
+    progress(key, 'failed')
+  }
   const one = async (item: WarmItem) => {
-    const { key, factory, ...wrapOptions } = checkItem(item)
-    if (await cache.has(key)) {
-      report.skipped.push(key)
-      progress(key, 'skipped')
+    const key = String((item as { key?: unknown } | null)?.key)
+    let wrapOptions: Record<string, unknown>
+    let factory: WarmItem['factory']
+    try {
+      // A malformed item fails alone; the others go on.
+      ;({ factory, ...wrapOptions } = checkItem(item))
+      if (await cache.has(item.key)) {
+        report.skipped.push(key)
+        progress(key, 'skipped')
+        return
+      }
+    } catch (error) {
+      failed(key, error)
       return
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await cache.wrap(key, factory, wrapOptions)
+        await cache.wrap(item.key, factory, omitKey(wrapOptions))
         report.succeeded.push(key)
         progress(key, 'succeeded')
         return
       } catch (error) {
-        if (attempt >= retries || signal?.aborted) {
-          report.failed.push({ key, error })
-          rt.layerError(-1, 'warm', key, error)
-          progress(key, 'failed')
+        if (attempt >= retries || signal?.aborted || isInputError(error)) {
+          failed(key, error)
           return
         }
         await sleep(backoffMs * 2 ** attempt)
+        if (signal?.aborted) {
+          failed(key, error) // aborted during the backoff: no further attempt
+          return
+        }
       }
     }
   }
@@ -143,8 +138,45 @@ export async function warm(
   return report
 }
 
+/** Validates the options of a warm-up; throws `E_INVALID_OPTION` naming the bad one. */
+export function checkWarmOptions(options: WarmOptions): {
+  concurrency: number
+  retries: number
+  backoffMs: number
+} {
+  checkObject(options, 'warm options', OPTION_KEYS)
+  const concurrency = options.concurrency ?? 4
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw invalidOption(
+      'warm options.concurrency',
+      `must be a positive integer, got ${describe(concurrency)}`,
+    )
+  }
+  const retries = options.retries ?? 2
+  if (!Number.isSafeInteger(retries) || retries < 0) {
+    throw invalidOption(
+      'warm options.retries',
+      `must be a non-negative integer, got ${describe(retries)}`,
+    )
+  }
+  const backoffMs = parseDuration(options.backoff ?? '100ms', 'warm options.backoff')
+  const signal = options.signal as unknown
+  if (
+    signal !== undefined &&
+    (typeof signal !== 'object' || signal === null || !('aborted' in signal))
+  ) {
+    throw invalidOption('warm options.signal', `must be an AbortSignal, got ${describe(signal)}`)
+  }
+  return { concurrency, retries, backoffMs }
+}
+
 async function collect(items: Iterable<WarmItem> | AsyncIterable<WarmItem>): Promise<WarmItem[]> {
-  if (items === null || typeof items !== 'object') {
+  if (
+    items === null ||
+    typeof items !== 'object' ||
+    (typeof (items as Iterable<WarmItem>)[Symbol.iterator] !== 'function' &&
+      typeof (items as AsyncIterable<WarmItem>)[Symbol.asyncIterator] !== 'function')
+  ) {
     throw invalidOption(
       'warm items',
       `must be items or a function giving them, got ${describe(items)}`,
@@ -153,6 +185,17 @@ async function collect(items: Iterable<WarmItem> | AsyncIterable<WarmItem>): Pro
   const out: WarmItem[] = []
   for await (const item of items as AsyncIterable<WarmItem>) out.push(item)
   return out
+}
+
+/** Bad input is not retried: it fails the same way every time. */
+function isInputError(error: unknown): boolean {
+  const code = (error as CacheError | undefined)?.code
+  return code === 'E_INVALID_OPTION' || code === 'E_INVALID_KEY' || code === 'E_CLOSED'
+}
+
+function omitKey(options: Record<string, unknown>): Record<string, unknown> {
+  const { key: _key, ...rest } = options
+  return rest
 }
 
 function checkItem(item: WarmItem): WarmItem {

@@ -3,7 +3,7 @@ import { describe, invalidOption } from './errors.js'
 import { randomId } from './ids.js'
 import type { Runtime } from './runtime.js'
 import { checkObject } from './validate.js'
-import type { WarmOptions, WarmReport, WarmSource } from './warm.js'
+import { checkWarmOptions, type WarmOptions, type WarmReport, type WarmSource } from './warm.js'
 
 /** Options of a named warmer. */
 export interface WarmerOptions extends WarmOptions {
@@ -13,7 +13,7 @@ export interface WarmerOptions extends WarmOptions {
   onStart?: boolean
   /** Delay each scheduled run by up to this fraction of `every` (spreads a fleet). Default 0.1. */
   jitter?: number
-  /** Among warmers due together, higher runs first. Default 0. */
+  /** Start-up runs go highest priority first, and `list()` shows warmers in that order. Default 0. */
   priority?: number
 }
 
@@ -27,11 +27,13 @@ export interface WarmerInfo {
   lastRun: number | undefined
   /** When the next scheduled run is due, if scheduled. */
   nextRun: number | undefined
-  /** What the last run here did; `undefined` when another instance held the period's lease. */
+  /** What the last run on this instance did (a period another instance ran leaves it as it was). */
   lastReport: WarmReport | undefined
 }
 
 interface Warmer extends WarmerInfo {
+  /** The run in progress, which `run()` joins. */
+  current: Promise<WarmReport | undefined> | undefined
   source: () => WarmSource | Promise<WarmSource>
   options: WarmOptions
   jitter: number
@@ -115,6 +117,7 @@ export class Warmers {
         `must be a number, got ${describe(priority)}`,
       )
     }
+    checkWarmOptions(warmOptions) // refused now, not at every run
     const warmer: Warmer = {
       name,
       every: everyMs,
@@ -123,6 +126,7 @@ export class Warmers {
       lastRun: undefined,
       nextRun: undefined,
       lastReport: undefined,
+      current: undefined,
       source: fn,
       options: warmOptions,
       jitter,
@@ -143,24 +147,29 @@ export class Warmers {
   async #runOnStart(): Promise<void> {
     const due = this.#onStart.splice(0).sort((a, b) => b.priority - a.priority)
     // Each instance warms at start-up (keys still fresh in a shared layer are skipped).
-    for (const warmer of due) await this.#guarded(warmer, false)
+    for (const warmer of due) await this.#guarded(warmer, undefined)
   }
 
   /** A run whose failure is reported, never thrown (scheduled and start-up runs). */
-  async #guarded(warmer: Warmer, leased: boolean): Promise<void> {
+  async #guarded(warmer: Warmer, period: number | undefined): Promise<void> {
     if (this.#closed) return
     try {
-      await this.#run(warmer, leased)
+      await this.#run(warmer, period)
     } catch (error) {
       this.#rt.layerError(-1, 'warmer', undefined, error)
     }
   }
 
-  /** Runs the warmer `name` now (here, whatever other instances do); resolves to its report. */
+  /**
+   * Runs the warmer `name` now (here, whatever other instances do), or joins its run in
+   * progress; resolves to that run's report.
+   */
   async run(name: string): Promise<WarmReport> {
     const warmer = this.#warmers.get(name)
     if (!warmer) throw invalidOption('warmers.run name', `names no warmer: ${describe(name)}`)
-    return (await this.#run(warmer, false))!
+    const report = await this.#run(warmer, undefined)
+    // A joined scheduled run that another instance held the lease of: run here after all.
+    return report ?? ((await this.#runOnce(warmer, undefined)) as WarmReport)
   }
 
   /** The registered warmers, highest priority first, with their last and next runs. */
@@ -188,17 +197,21 @@ export class Warmers {
     }
   }
 
-  #schedule(warmer: Warmer): void {
+  /**
+   * Schedules the run of the period after `after` (default: the one after now). Periods are
+   * aligned on the clock, so instances agree on which period a run belongs to; the period is
+   * fixed here, not when the timer fires (a timer may fire a little early).
+   */
+  #schedule(warmer: Warmer, after?: number): void {
     if (this.#closed || warmer.every === undefined) return
     const now = this.#rt.clock.now()
     const every = warmer.every
-    // Periods are aligned on the clock, so instances agree on which period a run belongs to.
-    const nextPeriod = Math.floor(now / every) * every + every
-    const delay = nextPeriod - now + this.#rt.random() * warmer.jitter * every
+    const period = Math.max(Math.floor(now / every) + 1, after === undefined ? 0 : after + 1)
+    const delay = period * every - now + this.#rt.random() * warmer.jitter * every
     warmer.nextRun = now + delay
     warmer.cancel = this.#rt.schedule(() => {
       warmer.cancel = undefined
-      void this.#guarded(warmer, true).then(() => this.#schedule(warmer))
+      void this.#guarded(warmer, period).then(() => this.#schedule(warmer, period))
     }, delay)
   }
 
@@ -206,11 +219,24 @@ export class Warmers {
    * One run. Scheduled runs (`leased`) first take the lease of this warmer and period; without
    * it (another instance has it), they skip. A lease store that fails lets the run go ahead.
    */
-  async #run(warmer: Warmer, leased: boolean): Promise<WarmReport | undefined> {
-    if (warmer.running) return warmer.lastReport
+  #run(warmer: Warmer, period: number | undefined): Promise<WarmReport | undefined> {
+    if (warmer.current) return warmer.current // one run at a time: join it
+    const run = this.#runOnce(warmer, period)
+    warmer.current = run
+    run
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        if (warmer.current === run) warmer.current = undefined
+      })
+    return run
+  }
+
+  async #runOnce(warmer: Warmer, period: number | undefined): Promise<WarmReport | undefined> {
     const rt = this.#rt
-    if (leased && rt.locks && warmer.every !== undefined) {
-      const period = Math.floor(rt.clock.now() / warmer.every)
+    if (period !== undefined && rt.locks && warmer.every !== undefined) {
       try {
         const taken = await rt.locks.acquire(
           `#warmer:${warmer.name}:${period}`,

@@ -98,6 +98,22 @@ const expectedOutput: Record<string, readonly string[]> = {
     'errors: A=0 B=0',
     'caches closed',
   ],
+  'warming.ts': [
+    '  A: 6 items: 5 warmed, 0 skipped, 1 failed, 0 cancelled',
+    '  warmed: dashboard:team:1, dashboard:team:2, dashboard:team:3, dashboard:team:4, dashboard:team:5\n' +
+      '  failed: dashboard:team:6 (team 6: query timed out)\n' +
+      '  queries for teams 1-5: 6 (team 3 failed once, and was retried)',
+    '  B: 6 items: 0 warmed, 5 skipped, 1 failed, 0 cancelled',
+    '  skipped: dashboard:team:1, dashboard:team:2, dashboard:team:3, dashboard:team:4, dashboard:team:5\n' +
+      '  queries for teams 1-5: 6',
+    '  B: dashboard:team:1 from redis\n' +
+      '  B, after getMany(report.skipped): dashboard:team:2 from memory',
+    '  2 periods: each ran on exactly one instance: true\n  leaderboard computed 2 times',
+    '  dashboards: every 900000 ms, priority 10, running: false\n' +
+      "  dashboards' last report here: 0 warmed, 5 skipped, 1 failed\n" +
+      '  leaderboard: every 200 ms, priority 0, running: false',
+    'caches closed',
+  ],
   'three-layers.ts': [
     '1. set writes every layer\n  held by: memory, redis, postgres',
     '2. Delete it from memory and Redis only, through the layer objects\n  held by: postgres',
@@ -116,6 +132,7 @@ const needs: Record<string, readonly string[]> = {
   'redis.ts': ['REDIS_URL'],
   'multi-instance.ts': ['REDIS_URL'],
   'three-layers.ts': ['REDIS_URL', 'POSTGRES_URL'],
+  'warming.ts': ['REDIS_URL'],
 }
 
 interface Run {
