@@ -7,9 +7,11 @@ import { stableKey } from './stable-key.js'
 export { stableKey } from './stable-key.js'
 
 /** The cache a decorator uses: an instance, or a function of the object called (DI containers). */
+// biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
 export type CacheSource = Cache | ((self: any) => Cache)
 
 /** A key function: builds the key from the method's arguments. */
+// biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
 export type KeyFunction = (...args: any[]) => string
 
 /**
@@ -17,6 +19,7 @@ export type KeyFunction = (...args: any[]) => string
  * declares one parameter more than the method gets the result there too (it then runs once
  * the result exists).
  */
+// biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
 export type DecoratorTags = readonly string[] | ((...argsAndResult: any[]) => readonly string[])
 
 /** Options of {@link Cached}: those of `cache.wrap`, plus where the cache and the key come from. */
@@ -79,6 +82,7 @@ export interface ParametersMismatch {
 type Check<K, T, M extends AsyncMethod> =
   Fits<K, T, Parameters<M>, Awaited<ReturnType<M>>> extends true ? unknown : ParametersMismatch
 
+// biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
 type AsyncMethod = (...args: any[]) => Promise<unknown>
 
 /**
@@ -196,6 +200,7 @@ export function InvalidateTags<const T extends DecoratorTags>(
 }
 
 /** The decorator for both decorator flavours, around `wrap(method, name)`. */
+// biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
 function decorator(kind: string, wrap: Wrapper): AsyncMethodDecorator<any, any> {
   return ((method: unknown, context: unknown, descriptor?: PropertyDescriptor) => {
     if (isStandardContext(context)) {
@@ -217,6 +222,7 @@ function decorator(kind: string, wrap: Wrapper): AsyncMethodDecorator<any, any> 
     }
     descriptor.value = wrap(descriptor.value as AnyMethod, name)
     return descriptor
+    // biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
   }) as AsyncMethodDecorator<any, any>
 }
 
@@ -248,6 +254,7 @@ function resolveCache(source: CacheSource, self: unknown, kind: string): Cache {
 }
 
 function keyOf(
+  // biome-ignore lint/suspicious/noExplicitAny: user functions and methods of any parameter types (unknown[] would refuse them, parameters being contravariant)
   key: ((...args: any[]) => string) | undefined,
   args: unknown[],
   prefix: string,
