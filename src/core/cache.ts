@@ -7,6 +7,7 @@ import {
   type Computation,
   computeAndStore,
   type Factory,
+  NO_VERSIONS,
   stampedEntry,
   type TagsOf,
   tagsBefore,
@@ -142,8 +143,6 @@ function race<T>(
 }
 /** A settled promise for calls that finished synchronously. */
 const DONE: Promise<void> = Promise.resolve()
-/** The tag versions of an entry without tags. */
-const NO_VERSIONS: readonly number[] = Object.freeze([])
 
 /**
  * A multi-level cache. Create one with {@link createCache}; it orchestrates its layers and owns

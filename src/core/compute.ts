@@ -89,7 +89,8 @@ class Context<T> implements FactoryContext<T> {
   }
 }
 
-const NO_VERSIONS: readonly number[] = []
+/** The tag versions of an entry without tags. */
+export const NO_VERSIONS: readonly number[] = Object.freeze([])
 
 /** The tags an entry of `key` carries before its value is known: its policy's and its key's prefixes. */
 export function tagsBefore(rt: Runtime, key: string, policy: ResolvedPolicy): readonly string[] {

@@ -29,14 +29,6 @@ export function isFreshFor(
   return entry !== undefined && now < entry.freshUntil && entryMatchesKey(entry, key, storeKey)
 }
 
-/** The verdict of `entry`'s tags, asking the tag store first when they are not known here. */
-export async function tagVerdict(rt: Runtime, entry: Entry): Promise<TagVerdict> {
-  const verdict = rt.tags.check(entry, rt.clock.now())
-  if (verdict !== 'unknown') return verdict
-  await rt.tags.load(entry.tags!)
-  return rt.tags.check(entry, rt.clock.now(), true)
-}
-
 /**
  * Reads `storeKey` from the top layer downwards; the first fresh entry whose tags have not
  * moved wins and is backfilled into the layers above it (unless `guard` was invalidated
@@ -70,7 +62,10 @@ export async function readThrough(
       entry !== undefined && now < entry.staleUntil && entryMatchesKey(entry, key, storeKey)
     // Known here (untagged, or tags trusted): no promise; else the tag store is asked first.
     let verdict: TagVerdict = usable ? rt.tags.check(entry!, now) : 'invalid'
-    if (verdict === 'unknown') verdict = await tagVerdict(rt, entry!)
+    if (verdict === 'unknown') {
+      await rt.tags.load(entry!.tags!)
+      verdict = rt.tags.check(entry!, rt.clock.now(), true)
+    }
     const fresh = usable && now < entry!.freshUntil
     if (verdict === 'invalid' || verdict === 'unknown') {
       rt.stats.layers[i]!.misses++
