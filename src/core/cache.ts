@@ -19,7 +19,7 @@ import { CacheError, describe, invalidOption } from './errors.js'
 import type { CacheEventName, CacheListener, StaleReason } from './events.js'
 import { randomId } from './ids.js'
 import { toStoreKey } from './keys.js'
-import type { ResolvedPolicy } from './policies.js'
+import { earlyRefreshBeta, type ResolvedPolicy } from './policies.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
 import { type Flight, FlightTable } from './single-flight.js'
@@ -429,11 +429,7 @@ export class Cache {
     const beta =
       given === undefined
         ? (rt.policies.get(entry.policy ?? 'default') ?? rt.policies.default).earlyRefresh
-        : given === true
-          ? 1
-          : typeof given === 'number' && given > 0
-            ? given
-            : 0
+        : (earlyRefreshBeta(given) ?? 0)
     if (beta === 0) return
     const reach = computeMs * beta
     // -ln(random()) above 40 has a chance of e^-40: skip the draw while expiry is that far.
@@ -470,11 +466,16 @@ export class Cache {
 
   /** Serves `fallback` after a foreground wait (the miss is already counted). */
   #fellBack(fallback: Hit, key: string, reason: StaleReason): unknown {
+    this.#servedStale(fallback.layer, key, reason)
+    return fallback.entry.value
+  }
+
+  /** Counts and announces a value served stale. */
+  #servedStale(layer: number, key: string, reason: StaleReason): void {
     const { stats, events } = this.#rt
     stats.stale++
     if (events.has('stale'))
-      events.emit('stale', { key, layer: this.#rt.layerNames[fallback.layer]!, reason })
-    return fallback.entry.value
+      events.emit('stale', { key, layer: this.#rt.layerNames[layer]!, reason })
   }
 
   /** Writes `value` to every layer under `key`, each with its own TTL from the policy. */
@@ -1213,11 +1214,7 @@ export class Cache {
   #hit(layer: number, key: string, entry: Entry, stale?: StaleReason): unknown {
     const { stats, events } = this.#rt
     stats.hits++
-    if (stale !== undefined) {
-      stats.stale++
-      if (events.has('stale'))
-        events.emit('stale', { key, layer: this.#rt.layerNames[layer]!, reason: stale })
-    }
+    if (stale !== undefined) this.#servedStale(layer, key, stale)
     if (events.has('hit')) events.emit('hit', { key, layer: this.#rt.layerNames[layer]! })
     return entry.value
   }

@@ -2,7 +2,7 @@ import { type Computation, computeAndStore } from './compute.js'
 import { randomId } from './ids.js'
 import type { LockStore } from './lock.js'
 import { readThrough } from './read-path.js'
-import type { Runtime } from './runtime.js'
+import { type Runtime, sleep } from './runtime.js'
 import type { Flight } from './single-flight.js'
 
 /**
@@ -11,12 +11,6 @@ import type { Flight } from './single-flight.js'
  */
 const FIRST_POLL_MS = 5
 const MAX_POLL_MS = 20
-
-function sleep(rt: Runtime, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    rt.schedule(resolve, ms)
-  })
-}
 
 /**
  * Computes `job` at most once across the processes sharing `locks` (`lock: 'distributed'`).

@@ -218,10 +218,20 @@ export function compilePolicy(
   }
 }
 
-function parseEarlyRefresh(value: unknown, path: string): number {
+/**
+ * The XFetch beta an `earlyRefresh` value means (0: off), or `undefined` when it means nothing.
+ * Policies refuse such a value; a hit, which never throws over call options, reads it as off.
+ */
+export function earlyRefreshBeta(value: unknown): number | undefined {
   if (value === undefined || value === false) return 0
   if (value === true) return 1
   if (typeof value === 'number' && value > 0 && Number.isFinite(value)) return value
+  return undefined
+}
+
+function parseEarlyRefresh(value: unknown, path: string): number {
+  const beta = earlyRefreshBeta(value)
+  if (beta !== undefined) return beta
   throw invalidOption(
     path,
     `must be true, false or a beta above 0 (e.g. 1), got ${describe(value)}`,

@@ -108,3 +108,10 @@ export function createRuntime(parts: RuntimeParts, pending: Set<Promise<unknown>
   ;(rt as { tags: TagState }).tags = parts.tags(rt)
   return rt
 }
+
+/** Waits `ms` on the cache's clock (a real timer keeps the process up only with `keepAlive`). */
+export function sleep(rt: Runtime, ms: number, keepAlive = false): Promise<void> {
+  return new Promise((resolve) => {
+    rt.schedule(resolve, ms, keepAlive)
+  })
+}

@@ -1,7 +1,7 @@
 import type { Factory } from './compute.js'
 import { type Duration, parseDuration } from './durations.js'
 import { CacheError, describe, invalidOption } from './errors.js'
-import type { Runtime } from './runtime.js'
+import { type Runtime, sleep } from './runtime.js'
 import { checkObject } from './validate.js'
 
 /** One key to warm: its factory, and the options of the `wrap` that stores it. */
@@ -85,7 +85,6 @@ export async function warm(
     done++
     if (rt.events.has('warm')) rt.events.emit('warm', { key, outcome, done, total: items.length })
   }
-  const sleep = (ms: number) => new Promise<void>((resolve) => rt.schedule(resolve, ms, true))
   const failed = (key: string, error: unknown) => {
     report.failed.push({ key, error })
     rt.layerError(-1, 'warm', key, error)
@@ -118,7 +117,7 @@ export async function warm(
           failed(key, error)
           return
         }
-        await sleep(backoffMs * 2 ** attempt)
+        await sleep(rt, backoffMs * 2 ** attempt, true) // awaited by the caller: keep the process up
         if (signal?.aborted) {
           failed(key, error) // aborted during the backoff: no further attempt
           return
