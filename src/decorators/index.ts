@@ -294,17 +294,15 @@ function tagsFor(
   return (value) => fn(...padded(fn, args), value)
 }
 
+/** The tags of a call whose result is known (`@CachePut`, `@InvalidateTags`). */
 function tagsOf(
   tags: AnyTags | undefined,
   method: AnyMethod,
   args: unknown[],
   result: unknown,
 ): readonly string[] | undefined {
-  if (tags === undefined) return undefined
-  if (typeof tags !== 'function') return tags
-  const fn = tags as (...args: unknown[]) => readonly string[]
-  if (!wantsResult(tags, method)) return fn(...args)
-  return fn(...padded(fn, args), result)
+  const found = tagsFor(tags, method, args)
+  return typeof found === 'function' ? found(result) : found
 }
 
 function checkOptions<T extends { cache: CacheSource }>(options: T, kind: string): T {
