@@ -9,6 +9,7 @@ import {
   type Factory,
   NO_VERSIONS,
   stampedEntry,
+  stampForWrite,
   type TagsOf,
   tagsBefore,
 } from './compute.js'
@@ -517,7 +518,7 @@ export class Cache {
     const rt = this.#rt
     const versions = await rt.tags.capture(tags)
     const stamped = rt.clock.now()
-    const { entry, jitter } = stampedEntry(
+    const { entry, jitter, now } = await stampForWrite(
       rt,
       value,
       policy,
@@ -526,10 +527,10 @@ export class Cache {
       stamped,
       tags,
       versions,
+      policy.ttl,
       stamped,
     )
-    await rt.tags.extendLife(entry.staleUntil - stamped)
-    await this.#writeSet(key, storeKey, entry, policy, jitter, rt.clock.now())
+    await this.#writeSet(key, storeKey, entry, policy, jitter, now)
   }
 
   /**
@@ -803,7 +804,7 @@ export class Cache {
   ): Promise<void> {
     const rt = this.#rt
     if (flight.invalidated) return
-    const { entry, jitter, now } = stampedEntry(
+    const { entry, jitter, now } = await stampForWrite(
       rt,
       value,
       policy,
@@ -812,21 +813,10 @@ export class Cache {
       startedAt,
       tags,
       versions,
-      undefined,
       ttl,
     )
-    if (tags.length > 0) await rt.tags.extendLife(entry.staleUntil - now)
     try {
-      const stored = await writeThrough(
-        rt,
-        key,
-        storeKey,
-        entry,
-        policy,
-        jitter,
-        rt.clock.now(),
-        flight,
-      )
+      const stored = await writeThrough(rt, key, storeKey, entry, policy, jitter, now, flight)
       if (stored) this.#wrote(key)
     } catch (error) {
       rt.layerError(-1, 'wrapMany', key, error)

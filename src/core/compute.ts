@@ -138,11 +138,8 @@ export async function computeAndStore<T>(
       `gives the entry ${allTags.length} tags; an entry carries at most ${MAX_TAGS_PER_ENTRY}`,
     )
   }
-  const {
-    entry,
-    jitter,
-    now: stampedAt,
-  } = stampedEntry(
+  // Before the check below: a tag moved after it must be kept as long as this entry lives.
+  const { entry, jitter, now } = await stampForWrite(
     rt,
     value,
     policy,
@@ -151,11 +148,8 @@ export async function computeAndStore<T>(
     startedAt,
     allTags,
     versions,
-    undefined,
     ttl ?? policy.ttl, // the factory's setTtl, or negativeTtl for `undefined`
   )
-  // Before the check below: a tag moved after it must be kept as long as this entry lives.
-  if (allTags.length > 0) await rt.tags.extendLife(entry.staleUntil - rt.clock.now())
   if (tags.length > 0 && !(await rt.tags.unchangedSince(tags, recorded))) {
     return { value, stored: false }
   }
@@ -166,12 +160,47 @@ export async function computeAndStore<T>(
     entry,
     policy,
     jitter,
-    // Without an await since stamping, the stamping time is still now (a clock read is not free).
-    allTags.length > 0 ? rt.clock.now() : stampedAt,
+    tags.length > 0 ? rt.clock.now() : now, // awaited the tag store since: read the clock again
     flight,
     failed,
   )
   return { value, stored }
+}
+
+/**
+ * Stamps the envelope of a value about to be written (see {@link stampedEntry}) and, when it
+ * carries tags, tells the tag store how long it may live first: a tag moved after this must be
+ * kept that long. `now` is the clock after that (read again only when the store was asked).
+ */
+export async function stampForWrite(
+  rt: Runtime,
+  value: unknown,
+  policy: ResolvedPolicy,
+  key: string,
+  storeKey: string,
+  startedAt: number,
+  tags: readonly string[],
+  versions: readonly number[],
+  ttl: number,
+  now?: number,
+): Promise<{ entry: Entry; jitter: number; now: number }> {
+  const stamped = stampedEntry(
+    rt,
+    value,
+    policy,
+    key,
+    storeKey,
+    startedAt,
+    tags,
+    versions,
+    now,
+    ttl,
+  )
+  if (tags.length === 0) return stamped
+  const asked = rt.tags.extendLife(stamped.entry.staleUntil - rt.clock.now())
+  if (asked === undefined) return stamped
+  await asked
+  return { ...stamped, now: rt.clock.now() }
 }
 
 /**
