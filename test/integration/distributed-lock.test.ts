@@ -1,8 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, createCache, memoryLayer } from '../../src/index.js'
 import { redisLayer } from '../../src/redis/index.js'
+import { ForkedWorker } from '../helpers/forked-worker.js'
 import type { BurstResult, FromWorker, ToWorker } from '../helpers/lock-worker.js'
 import { type RedisServer, startRedis } from '../helpers/redis-server.js'
 
@@ -11,7 +11,6 @@ import { type RedisServer, startRedis } from '../helpers/redis-server.js'
 // Time bounds are deliberately loose: they tell "waited for the lease" from "did not" and
 // "answered" from "hung", nothing finer.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WORKER = fileURLToPath(new URL('../helpers/lock-worker.ts', import.meta.url))
 const ANSWER_MS = 5_000
 /** How far ahead of "now" both workers are told to fire, so that they fire together. */
@@ -42,71 +41,11 @@ const ns = () => `dlock${process.pid}-${run++}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const epochMs = (): number => performance.timeOrigin + performance.now()
 
-/** A forked lock-worker, with every message it sent kept until someone takes it. */
-class Worker {
-  readonly #child: ChildProcess
-  readonly #inbox: FromWorker[] = []
-  readonly #waiters = new Set<() => void>()
-  readonly exited: Promise<void>
-  #gone: Error | undefined
-
+/** A forked lock-worker (see test/helpers/lock-worker.ts). */
+class Worker extends ForkedWorker<FromWorker, ToWorker> {
   constructor() {
-    this.#child = fork(WORKER, [], {
-      cwd: ROOT,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    this.#child.on('message', (message: FromWorker) => {
-      this.#inbox.push(message)
-      this.#wake()
-    })
-    this.exited = new Promise((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#gone = new Error(`worker exited (${signal ?? code})`)
-        this.#wake()
-        resolve()
-      })
-    })
+    super(WORKER, ANSWER_MS)
     workers.push(this)
-  }
-
-  get pid(): number {
-    return this.#child.pid!
-  }
-
-  send(message: ToWorker): void {
-    this.#child.send(message)
-  }
-
-  /** Takes the first message of `type` (waiting for it at most `timeoutMs`); a 'failed' one throws. */
-  async take<K extends FromWorker['type']>(
-    type: K,
-    timeoutMs = ANSWER_MS,
-  ): Promise<Extract<FromWorker, { type: K }>> {
-    const deadline = performance.now() + timeoutMs
-    for (;;) {
-      const failed = this.#inbox.find((m) => m.type === 'failed')
-      if (failed?.type === 'failed') throw new Error(`worker failed: ${failed.message}`)
-      const index = this.#inbox.findIndex((m) => m.type === type)
-      if (index >= 0) return this.#inbox.splice(index, 1)[0] as Extract<FromWorker, { type: K }>
-      if (this.#gone) throw this.#gone
-      const left = deadline - performance.now()
-      if (left <= 0) throw new Error(`worker ${this.pid} sent no '${type}' within ${timeoutMs} ms`)
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer)
-          this.#waiters.delete(wake)
-          resolve()
-        }
-        const timer = setTimeout(wake, left)
-        this.#waiters.add(wake)
-      })
-    }
-  }
-
-  /** Whether a message of `type` arrived and was not taken yet. */
-  has(type: FromWorker['type']): boolean {
-    return this.#inbox.some((m) => m.type === type)
   }
 
   async setup(namespace: string, url = server.url): Promise<void> {
@@ -117,18 +56,6 @@ class Worker {
   async arm(plan: Omit<Extract<ToWorker, { type: 'arm' }>, 'type'>): Promise<void> {
     this.send({ type: 'arm', ...plan })
     await this.take('armed')
-  }
-
-  /** SIGKILL, and waits for the exit. */
-  async kill(): Promise<void> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) {
-      this.#child.kill('SIGKILL')
-    }
-    await this.exited
-  }
-
-  #wake(): void {
-    for (const wake of [...this.#waiters]) wake()
   }
 }
 

@@ -1,8 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, createCache, memoryLayer } from '../../src/index.js'
 import { type RedisLayer, redisLayer } from '../../src/redis/index.js'
+import { ForkedWorker } from '../helpers/forked-worker.js'
 import { type RedisServer, startRedis } from '../helpers/redis-server.js'
 import { commandCalls, resetCommandStats } from '../helpers/redis-stats.js'
 import type { FromWarmerWorker, ToWarmerWorker, WarmerRun } from '../helpers/warmer-worker.js'
@@ -11,7 +11,6 @@ import type { FromWarmerWorker, ToWarmerWorker, WarmerRun } from '../helpers/war
 // writes through every layer, and scheduled warmers in two processes sharing Redis, which
 // take a lease per warmer and period so that each period runs once in the fleet.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WORKER = fileURLToPath(new URL('../helpers/warmer-worker.ts', import.meta.url))
 
 let server: RedisServer
@@ -147,68 +146,11 @@ describe('wrapMany over Redis', () => {
   })
 })
 
-/** A forked warmer-worker, with every message it sent kept until someone takes it. */
-class Worker {
-  readonly #child: ChildProcess
-  readonly #inbox: FromWarmerWorker[] = []
-  readonly #waiters = new Set<() => void>()
-  readonly exited: Promise<void>
-  #gone: Error | undefined
-
+/** A forked warmer-worker (see test/helpers/warmer-worker.ts). */
+class Worker extends ForkedWorker<FromWarmerWorker, ToWarmerWorker> {
   constructor() {
-    this.#child = fork(WORKER, [], {
-      cwd: ROOT,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    this.#child.on('message', (message: FromWarmerWorker) => {
-      this.#inbox.push(message)
-      for (const wake of [...this.#waiters]) wake()
-    })
-    this.exited = new Promise((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#gone = new Error(`worker exited (${signal ?? code})`)
-        for (const wake of [...this.#waiters]) wake()
-        resolve()
-      })
-    })
+    super(WORKER)
     workers.push(this)
-  }
-
-  send(message: ToWarmerWorker): void {
-    this.#child.send(message)
-  }
-
-  async take<K extends FromWarmerWorker['type']>(
-    type: K,
-    timeoutMs = 5_000,
-  ): Promise<Extract<FromWarmerWorker, { type: K }>> {
-    const deadline = performance.now() + timeoutMs
-    for (;;) {
-      const failed = this.#inbox.find((m) => m.type === 'failed')
-      if (failed?.type === 'failed') throw new Error(`worker failed: ${failed.message}`)
-      const index = this.#inbox.findIndex((m) => m.type === type)
-      if (index >= 0)
-        return this.#inbox.splice(index, 1)[0] as Extract<FromWarmerWorker, { type: K }>
-      if (this.#gone) throw this.#gone
-      const left = deadline - performance.now()
-      if (left <= 0) throw new Error(`worker sent no '${type}' within ${timeoutMs} ms`)
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer)
-          this.#waiters.delete(wake)
-          resolve()
-        }
-        const timer = setTimeout(wake, left)
-        this.#waiters.add(wake)
-      })
-    }
-  }
-
-  async kill(): Promise<void> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null)
-      this.#child.kill('SIGKILL')
-    await this.exited
   }
 }
 
