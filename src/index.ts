@@ -2,6 +2,7 @@ export type { Bus, BusLink, BusMessage, ReceivedMessage } from './core/bus.js'
 export type {
   AcknowledgeOptions,
   BatchLoader,
+  InspectOptions,
   InvalidateOptions,
   WrapManyOptions,
 } from './core/cache.js'
@@ -14,6 +15,17 @@ export type { Duration, Size } from './core/durations.js'
 export type { Entry } from './core/entry.js'
 export { CacheError, type CacheErrorCode } from './core/errors.js'
 export type { CacheEventName, CacheEvents, CacheListener, StaleReason } from './core/events.js'
+export type {
+  BusHealthReport,
+  CacheResult,
+  EntryInfo,
+  HealthReport,
+  KeyReport,
+  LayerEntryReport,
+  LayerHealthReport,
+  PolicyInfo,
+  ServedStatus,
+} from './core/inspect.js'
 export type { LockStore } from './core/lock.js'
 export type { LayerPolicyOptions, PolicyOptions } from './core/policies.js'
 export type { CacheStats, LayerStats } from './core/stats.js'

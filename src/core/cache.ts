@@ -19,8 +19,19 @@ import type { Entry } from './entry.js'
 import { CacheError, describe, invalidOption } from './errors.js'
 import type { CacheEventName, CacheListener, StaleReason } from './events.js'
 import { randomId } from './ids.js'
+import {
+  type CacheResult,
+  checkHealth,
+  entryInfo,
+  type HealthReport,
+  inspectKey,
+  type KeyReport,
+  type PolicyInfo,
+  policyInfo,
+} from './inspect.js'
 import { toStoreKey } from './keys.js'
 import { earlyRefreshBeta, type ResolvedPolicy } from './policies.js'
+import { race } from './race.js'
 import { type Hit, isFreshFor, readMany, readThrough } from './read-path.js'
 import type { Runtime } from './runtime.js'
 import { type Flight, FlightTable } from './single-flight.js'
@@ -106,42 +117,52 @@ export function noLeases(path: string): CacheError {
   )
 }
 
+/** What `cache.inspect` accepts. */
+export interface InspectOptions {
+  /** Include the value of each layer's entry. Default false: values are never shown unasked. */
+  value?: boolean
+  /** How long each layer may take to answer. Default '1s'. */
+  timeout?: Duration
+}
+
+const INSPECT_KEYS: ReadonlySet<string> = new Set(['value', 'timeout'])
+const HEALTH_KEYS: ReadonlySet<string> = new Set(['timeout'])
+const DEFAULT_PROBE_MS = 1000
+
+function result<T>(
+  value: T,
+  layer: number,
+  entry: Entry | undefined,
+  stale: boolean,
+  rt: Runtime,
+  now = rt.clock.now(),
+): CacheResult<T> {
+  return {
+    value,
+    status: layer < 0 ? 'miss' : stale ? 'stale' : 'hit',
+    layer: layer < 0 ? undefined : rt.layerNames[layer],
+    entry: entry && entryInfo(entry),
+    ageMs: entry && Math.max(0, now - entry.createdAt),
+  }
+}
+
+/** Records on `flight` what it served (see {@link Flight.servedLayer}). */
+function served(
+  flight: Flight<unknown>,
+  layer: number,
+  entry: Entry | undefined,
+  stale: boolean,
+): void {
+  flight.servedLayer = layer
+  flight.servedEntry = entry
+  flight.servedStale = stale
+}
+
 /** Why a hit from `get`/`getMany` is stale, if it is. */
 function staleReason(hit: Hit): StaleReason | undefined {
   return hit.state === 'stale' ? 'invalidated' : undefined
 }
 
-/**
- * Resolves with `{ value }` when `promise` does, or with `'soft'`/`'hard'` when that many ms
- * pass first (a wait already over resolves at once); rejects when `promise` rejects first.
- */
-function race<T>(
-  schedule: Runtime['schedule'],
-  promise: Promise<T>,
-  softMs: number,
-  hardMs: number,
-): Promise<{ value: T } | 'soft' | 'hard'> {
-  if (softMs <= 0 && softMs < hardMs) return Promise.resolve('soft')
-  if (hardMs <= 0) return Promise.resolve('hard')
-  return new Promise((resolve, reject) => {
-    let settled = false
-    const cancels: (() => void)[] = []
-    const finish = (settle: () => void) => {
-      if (settled) return
-      settled = true
-      for (const cancel of cancels) cancel()
-      settle()
-    }
-    if (softMs < hardMs && softMs !== Number.POSITIVE_INFINITY)
-      cancels.push(schedule(() => finish(() => resolve('soft')), softMs))
-    if (hardMs !== Number.POSITIVE_INFINITY)
-      cancels.push(schedule(() => finish(() => resolve('hard')), hardMs))
-    promise.then(
-      (value) => finish(() => resolve({ value })),
-      (error: unknown) => finish(() => reject(error)),
-    )
-  })
-}
 /** A settled promise for calls that finished synchronously. */
 const DONE: Promise<void> = Promise.resolve()
 
@@ -243,6 +264,88 @@ export class Cache {
   }
 
   /**
+   * Like {@link Cache.get}, with where the value came from: the layer that served it, whether
+   * it was stale, and its envelope (for `Age`, `ETag` and the like). `undefined` on a miss.
+   */
+  async getResult<T = unknown>(key: string): Promise<CacheResult<T> | undefined> {
+    const storeKey = this.#storeKey(key, 'getResult')
+    const rt = this.#rt
+    const now = rt.clock.now()
+    const top = this.#readTop(key, storeKey, now)
+    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
+      rt.stats.layers[0]!.hits++
+      return result(this.#hit(0, key, top) as T, 0, top, false, rt, now)
+    }
+    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
+    const hit = await this.#reads.run(storeKey, (flight) =>
+      readThrough(this.#rt, key, storeKey, flight, { answer: top }),
+    )
+    if (hit === undefined || hit.state === 'expired') return this.#miss(key)
+    const value = this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
+    return result(value, hit.layer, hit.entry, hit.state === 'stale', rt)
+  }
+
+  /**
+   * Like {@link Cache.wrap}, with where the value came from: `status` (`hit`, `stale` or
+   * `miss`), the layer that served it, and its envelope (for `Age`, `ETag` and the like).
+   * Callers that joined another call's computation see `miss` too.
+   *
+   * @example
+   * const { value, status, layer, entry } = await cache.wrapResult('report', load, { policy: 'dashboard' })
+   */
+  async wrapResult<T>(
+    key: string,
+    factory: Factory<T>,
+    options?: WrapOptions<T>,
+  ): Promise<CacheResult<T>> {
+    const storeKey = this.#storeKey(key, 'wrapResult')
+    this.#checkWrap(factory, options, 'wrapResult')
+    const rt = this.#rt
+    const now = rt.clock.now()
+    const top = this.#readTop(key, storeKey, now)
+    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
+      rt.stats.layers[0]!.hits++
+      if (rt.earlyRefresh || options?.earlyRefresh)
+        this.#early(key, storeKey, factory, options, top, now)
+      return result(this.#hit(0, key, top) as T, 0, top, false, rt, now)
+    }
+    const flight = this.#wrapFlight(key, storeKey, factory, options, top)
+    const value = (await flight.promise) as T
+    return result(value, flight.servedLayer, flight.servedEntry, flight.servedStale, rt)
+  }
+
+  /**
+   * The envelope of `key` in every layer, read without counting, copying or refreshing
+   * anything: state (fresh, stale, expired, invalidated, missing, error), age, freshness left,
+   * tags. The value is included only with `{ value: true }`. Each layer answers within
+   * `timeout` (default 1s).
+   */
+  async inspect(key: string, options: InspectOptions = {}): Promise<KeyReport> {
+    const storeKey = this.#storeKey(key, 'inspect')
+    checkObject(options, 'inspect options', INSPECT_KEYS)
+    const timeout = parseDuration(options.timeout ?? DEFAULT_PROBE_MS, 'inspect options.timeout')
+    return inspectKey(this.#rt, key, storeKey, options.value === true, timeout)
+  }
+
+  /**
+   * Probes each layer (one read of a key never written, skipped while its circuit is open) and
+   * the bus, each within `timeout` (default 1s), and reports their state, breaker and latency.
+   * Never throws for a layer that is down: that is what it reports.
+   */
+  async health(options: { timeout?: Duration } = {}): Promise<HealthReport> {
+    this.#checkOpen('health')
+    checkObject(options, 'health options', HEALTH_KEYS)
+    const timeout = parseDuration(options.timeout ?? DEFAULT_PROBE_MS, 'health options.timeout')
+    return checkHealth(this.#rt, this.#bus, timeout)
+  }
+
+  /** The policy called `name` (default: `default`) with durations in ms, or `undefined`. */
+  policy(name = 'default'): PolicyInfo | undefined {
+    const policy = this.#rt.policies.get(name)
+    return policy && policyInfo(policy, this.#rt.layerNames)
+  }
+
+  /**
    * The value for `key` from the cache, or from `factory` on a miss, which is then written to
    * every layer. Concurrent misses of one key in this process run `factory` once and share its
    * value or its error; a rejected factory is not cached, nor is `undefined`. A factory that
@@ -253,11 +356,8 @@ export class Cache {
    */
   async wrap<T>(key: string, factory: Factory<T>, options?: WrapOptions<T>): Promise<T> {
     const storeKey = this.#storeKey(key, 'wrap')
-    if (typeof factory !== 'function') {
-      throw invalidOption('wrap factory', `must be a function, got ${describe(factory)}`)
-    }
+    this.#checkWrap(factory, options, 'wrap')
     const rt = this.#rt
-    if (options !== undefined) rt.policies.check(options as CallOptions, 'wrap options')
     const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
     if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
@@ -277,10 +377,22 @@ export class Cache {
     options: WrapOptions<T> | undefined,
     top: Entry | undefined | Promise<Entry | undefined>,
   ): Promise<T> {
+    const value = await this.#wrapFlight(key, storeKey, factory, options, top).promise
+    return value as T
+  }
+
+  /** The flight of a `wrap` miss: joined, or started. It records what it served. */
+  #wrapFlight<T>(
+    key: string,
+    storeKey: string,
+    factory: Factory<T>,
+    options: WrapOptions<T> | undefined,
+    top: Entry | undefined | Promise<Entry | undefined>,
+  ): Flight<unknown> {
     const rt = this.#rt
     const job = this.#job(key, storeKey, factory, options)
     if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
-    const value = await this.#flights.run(storeKey, async (flight) => {
+    return this.#flights.start(storeKey, async (flight) => {
       // A layer that failed to answer this read is written in the background, so an outage
       // costs a cold call one timeout, not two.
       const failed = new Set<number>()
@@ -289,11 +401,11 @@ export class Cache {
         if (rt.earlyRefresh || options?.earlyRefresh) {
           this.#early(key, storeKey, factory, options, hit.entry, rt.clock.now())
         }
+        served(flight, hit.layer, hit.entry, false)
         return this.#hit(hit.layer, key, hit.entry)
       }
       return this.#withoutFresh(job, hit, failed, flight)
     })
-    return value as T
   }
 
   /**
@@ -318,9 +430,11 @@ export class Cache {
       const revalidating = invalidated || now < hit.entry.freshUntil + policy.staleWhileRevalidate
       const failSafe = invalidated || now < hit.entry.freshUntil + policy.staleIfError
       if ((revalidating || failSafe) && this.#backingOff(storeKey, now)) {
+        served(origin, hit.layer, hit.entry, true)
         return this.#hit(hit.layer, key, hit.entry, 'error')
       }
       if (revalidating) {
+        served(origin, hit.layer, hit.entry, true)
         const value = this.#hit(
           hit.layer,
           key,
@@ -339,22 +453,27 @@ export class Cache {
     let outcome: { value: unknown } | 'soft' | 'hard'
     try {
       if (soft === Number.POSITIVE_INFINITY && hard === Number.POSITIVE_INFINITY) {
-        return await computation.promise
+        const value = await computation.promise
+        served(origin, -1, computation.servedEntry, false)
+        return value
       }
       const elapsed = rt.clock.now() - computation.startedAt
       outcome = await race(rt.schedule, computation.promise, soft - elapsed, hard - elapsed)
     } catch (error) {
       if (!fallback) throw error
       rt.layerError(-1, 'factory', key, error)
-      return this.#fellBack(fallback, key, 'error')
+      return this.#fellBack(origin, fallback, key, 'error')
     }
-    if (typeof outcome === 'object') return outcome.value
+    if (typeof outcome === 'object') {
+      served(origin, -1, computation.servedEntry, false)
+      return outcome.value
+    }
     // Timed out: the factory finishes in the background and updates the cache then.
     rt.stats.timeouts++
     computation.promise.catch((error: unknown) => rt.layerError(-1, 'factory', key, error))
     if (fallback) {
       if (outcome === 'hard') this.#backOff(storeKey, policy)
-      return this.#fellBack(fallback, key, 'timeout')
+      return this.#fellBack(origin, fallback, key, 'timeout')
     }
     throw new CacheError(
       'E_TIMEOUT',
@@ -378,10 +497,11 @@ export class Cache {
     const promise = this.#computations.run(job.storeKey, async (flight) => {
       flight.startedAt = rt.clock.now()
       try {
-        const { value, stored } =
+        const { value, stored, entry } =
           job.policy.lock === 'distributed' && rt.locks
             ? await computeLocked(rt, rt.locks, job, flight, failed)
             : await computeAndStore(rt, job, flight, failed)
+        flight.servedEntry = entry
         this.#retryAt.delete(job.storeKey)
         if (stored) this.#wrote(job.key)
         return value
@@ -466,7 +586,8 @@ export class Cache {
   }
 
   /** Serves `fallback` after a foreground wait (the miss is already counted). */
-  #fellBack(fallback: Hit, key: string, reason: StaleReason): unknown {
+  #fellBack(flight: Flight<unknown>, fallback: Hit, key: string, reason: StaleReason): unknown {
+    served(flight, fallback.layer, fallback.entry, true)
     this.#servedStale(fallback.layer, key, reason)
     return fallback.entry.value
   }
@@ -1218,6 +1339,14 @@ export class Cache {
   #wrote(key: string): void {
     this.#rt.stats.sets++
     if (this.#rt.events.has('set')) this.#rt.events.emit('set', { key })
+  }
+
+  #checkWrap(factory: unknown, options: object | undefined, operation: string): void {
+    if (typeof factory !== 'function') {
+      throw invalidOption(`${operation} factory`, `must be a function, got ${describe(factory)}`)
+    }
+    if (options !== undefined)
+      this.#rt.policies.check(options as CallOptions, `${operation} options`)
   }
 
   #storeKey(key: string, operation: string): string {

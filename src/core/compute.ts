@@ -99,6 +99,13 @@ export function tagsBefore(rt: Runtime, key: string, policy: ResolvedPolicy): re
   return policy.tags.length === 0 ? prefixes : [...new Set([...policy.tags, ...prefixes])]
 }
 
+/** What a computation answers: its value, whether it was stored, and the envelope stored or read. */
+export interface Computed<T> {
+  value: T
+  stored: boolean
+  entry?: Entry
+}
+
 /**
  * Runs the factory of a miss and stores its value. The versions of the entry's tags are
  * recorded before the factory starts; after it, the tag store itself is asked whether any of
@@ -111,7 +118,7 @@ export async function computeAndStore<T>(
   job: Computation<T>,
   flight: Flight<unknown>,
   failed: ReadonlySet<number>,
-): Promise<{ value: T; stored: boolean }> {
+): Promise<Computed<T>> {
   const { key, storeKey, policy } = job
   const tags = tagsBefore(rt, key, policy)
   const recorded = tags.length > 0 ? await rt.tags.capture(tags) : NO_VERSIONS
@@ -164,7 +171,7 @@ export async function computeAndStore<T>(
     flight,
     failed,
   )
-  return { value, stored }
+  return { value, stored, entry: stored ? entry : undefined }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type Computation, computeAndStore } from './compute.js'
+import { type Computation, type Computed, computeAndStore } from './compute.js'
 import { randomId } from './ids.js'
 import type { LockStore } from './lock.js'
 import { readThrough } from './read-path.js'
@@ -26,7 +26,7 @@ export async function computeLocked<T>(
   job: Computation<T>,
   flight: Flight<unknown>,
   failed: ReadonlySet<number>,
-): Promise<{ value: T; stored: boolean }> {
+): Promise<Computed<T>> {
   const { key, storeKey, policy } = job
   // The read of this key just failed in the layer that keeps leases: asking it for a lease
   // would cost an outage a second timeout. Compute here (the in-process flight still holds).
@@ -46,7 +46,8 @@ export async function computeLocked<T>(
     await sleep(rt, wait)
     wait = Math.min(wait * 2, MAX_POLL_MS)
     const hit = await readThrough(rt, key, storeKey, flight)
-    if (hit?.state === 'fresh') return { value: hit.entry.value as T, stored: false }
+    if (hit?.state === 'fresh')
+      return { value: hit.entry.value as T, stored: false, entry: hit.entry }
   }
 }
 
@@ -57,7 +58,7 @@ async function holdAndCompute<T>(
   flight: Flight<unknown>,
   failed: ReadonlySet<number>,
   token: string,
-): Promise<{ value: T; stored: boolean }> {
+): Promise<Computed<T>> {
   const { key, storeKey, policy } = job
   const release = () => {
     rt.background(
@@ -70,7 +71,7 @@ async function holdAndCompute<T>(
   const hit = await readThrough(rt, key, storeKey, flight)
   if (hit?.state === 'fresh') {
     release()
-    return { value: hit.entry.value as T, stored: false }
+    return { value: hit.entry.value as T, stored: false, entry: hit.entry }
   }
   // Extend the lease while the factory runs, so only a dead holder's lease expires.
   let stopped = false

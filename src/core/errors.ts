@@ -64,3 +64,8 @@ export function isValueError(error: unknown): boolean {
   const code = (error as CacheError | undefined)?.code
   return code === 'E_CODEC' || code === 'E_VALUE_TOO_LARGE'
 }
+
+/** The message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,3 +1,5 @@
+import type { Entry } from './entry.js'
+
 /**
  * One in-flight operation for a key. `invalidated` is set when a delete, clear or overwrite
  * of the key lands while the flight runs: its result may still be handed to the callers that
@@ -8,6 +10,14 @@ export interface Flight<T> {
   invalidated: boolean
   /** When it started, on the cache's clock (set by `run`'s caller when it matters). */
   startedAt: number
+  /**
+   * What the flight served, for callers that ask where a value came from: the layer (-1 for
+   * the factory), its envelope (`undefined` for a computed value not stored), and whether it
+   * was served stale. Set before the flight settles.
+   */
+  servedLayer: number
+  servedEntry: Entry | undefined
+  servedStale: boolean
 }
 
 /** In-process single flight: concurrent callers of one key share one run. */
@@ -16,19 +26,27 @@ export class FlightTable<T> {
 
   /** Joins the running flight for `key`, or starts one with `run`. */
   run(key: string, run: (flight: Flight<T>) => Promise<T>): Promise<T> {
+    return this.start(key, run).promise
+  }
+
+  /** Like `run`, but answers the flight joined or started. */
+  start(key: string, run: (flight: Flight<T>) => Promise<T>): Flight<T> {
     const running = this.#flights.get(key)
-    if (running) return running.promise
+    if (running) return running
     const flight: Flight<T> = {
       promise: undefined as unknown as Promise<T>,
       invalidated: false,
       startedAt: 0,
+      servedLayer: -1,
+      servedEntry: undefined,
+      servedStale: false,
     }
     this.#flights.set(key, flight)
     const settle = () => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     }
     flight.promise = run(flight).finally(settle)
-    return flight.promise
+    return flight
   }
 
   /** The flight running for `key`, if any. */

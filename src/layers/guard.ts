@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js'
 import { type Duration, parseDuration } from '../core/durations.js'
-import { CacheError, describe, invalidOption, isValueError } from '../core/errors.js'
+import { CacheError, describe, errorMessage, invalidOption, isValueError } from '../core/errors.js'
 import { checkObject } from '../core/validate.js'
 import { Deadlines, type Timed } from './deadlines.js'
 import { isPromise, type LayerContext } from './layer.js'
@@ -276,7 +276,7 @@ export class Guard {
   }
 
   #failed(operation: string, key: string | undefined, error: unknown): void {
-    this.#lastError = error instanceof Error ? error.message : String(error)
+    this.#lastError = errorMessage(error)
     this.#failures++
     if (this.#failures < this.#threshold && this.#openUntil === 0) return
     const wasClosed = this.#openUntil === 0
