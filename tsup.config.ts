@@ -6,6 +6,7 @@ const entry = {
   'redis/index': 'src/redis/index.ts',
   'testing/index': 'src/testing/index.ts',
   'decorators/index': 'src/decorators/index.ts',
+  'http/index': 'src/http/index.ts',
 }
 
 export default defineConfig([

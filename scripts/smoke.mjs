@@ -21,7 +21,9 @@ async function exercise(api, label) {
   console.log(`smoke: ${label} ok`)
 }
 
-function subpaths(redis, testing, label, decorators) {
+function subpaths(redis, testing, label, decorators, http) {
+  for (const name of ['cacheHeaders', 'withCache', 'createAdminHandler', 'toNodeHandler'])
+    assert.equal(typeof http[name], 'function', `${label}: layercache/http exports ${name}`)
   for (const name of ['Cached', 'CachePut', 'InvalidateTags'])
     assert.equal(
       typeof decorators[name],
@@ -42,10 +44,12 @@ subpaths(
   await import('layercache/testing'),
   'import',
   await import('layercache/decorators'),
+  await import('layercache/http'),
 )
 subpaths(
   require('layercache/redis'),
   require('layercache/testing'),
   'require',
   require('layercache/decorators'),
+  require('layercache/http'),
 )

@@ -1,0 +1,19 @@
+/**
+ * `layercache/http`: HTTP caching on web-standard `Request`/`Response` (Node 20+, Bun, Deno,
+ * edge runtimes): response headers from a policy, ETags and conditional requests, a whole-
+ * response cache, a management endpoint, and an adapter for `node:http`-style servers.
+ * Imports no `node:` module.
+ */
+export { type AdminOptions, createAdminHandler } from './admin.js'
+export {
+  cacheControl,
+  cacheHeaders,
+  entityTag,
+  type HttpCachePolicy,
+  ifNoneMatch,
+  notModified,
+  type RespondOptions,
+  respond,
+} from './headers.js'
+export { type NodeHandlerOptions, toNodeHandler } from './node.js'
+export { type ResponseCacheOptions, withCache } from './response-cache.js'
