@@ -17,7 +17,7 @@ export interface RespondOptions {
   key?: string
   policy?: HttpCachePolicy
   status?: number
-  headers?: HeadersInit
+  headers?: ConstructorParameters<typeof Headers>[0]
 }
 export function cacheControl(_policy: HttpCachePolicy, _entry?: EntryInfo): string {
   throw new Error('todo')
@@ -25,7 +25,7 @@ export function cacheControl(_policy: HttpCachePolicy, _entry?: EntryInfo): stri
 export function cacheHeaders(
   _result: CacheResult<unknown>,
   _policy?: HttpCachePolicy,
-  _init?: HeadersInit,
+  _init?: ConstructorParameters<typeof Headers>[0],
 ): Headers {
   throw new Error('todo')
 }
