@@ -9,6 +9,7 @@ export {
   cacheControl,
   cacheHeaders,
   entityTag,
+  type HeadersLike,
   type HttpCachePolicy,
   ifNoneMatch,
   notModified,
@@ -16,4 +17,4 @@ export {
   respond,
 } from './headers.js'
 export { type NodeHandlerOptions, toNodeHandler } from './node.js'
-export { type ResponseCacheOptions, withCache } from './response-cache.js'
+export { type ResponseCacheOptions, type StoredResponse, withCache } from './response-cache.js'
