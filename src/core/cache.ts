@@ -117,6 +117,9 @@ export function noLeases(path: string): CacheError {
   )
 }
 
+/** The call a computation serves, for the paths named in its errors. */
+type WrapOperation = 'wrap' | 'wrapResult'
+
 /** What `cache.inspect` accepts. */
 export interface InspectOptions {
   /** Include the value of each layer's entry. Default false: values are never shown unasked. */
@@ -128,6 +131,12 @@ export interface InspectOptions {
 const INSPECT_KEYS: ReadonlySet<string> = new Set(['value', 'timeout'])
 const HEALTH_KEYS: ReadonlySet<string> = new Set(['timeout'])
 const DEFAULT_PROBE_MS = 1000
+
+function probeTimeout(given: Duration | undefined, path: string): number {
+  const ms = parseDuration(given ?? DEFAULT_PROBE_MS, path)
+  if (ms <= 0) throw invalidOption(path, `must be above 0, got ${describe(given)}`)
+  return ms
+}
 
 function result<T>(
   value: T,
@@ -306,10 +315,10 @@ export class Cache {
     if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
       rt.stats.layers[0]!.hits++
       if (rt.earlyRefresh || options?.earlyRefresh)
-        this.#early(key, storeKey, factory, options, top, now)
+        this.#early(key, storeKey, factory, options, top, now, 'wrapResult')
       return result(this.#hit(0, key, top) as T, 0, top, false, rt, now)
     }
-    const flight = this.#wrapFlight(key, storeKey, factory, options, top)
+    const flight = this.#wrapFlight(key, storeKey, factory, options, top, 'wrapResult')
     const value = (await flight.promise) as T
     return result(value, flight.servedLayer, flight.servedEntry, flight.servedStale, rt)
   }
@@ -323,7 +332,13 @@ export class Cache {
   async inspect(key: string, options: InspectOptions = {}): Promise<KeyReport> {
     const storeKey = this.#storeKey(key, 'inspect')
     checkObject(options, 'inspect options', INSPECT_KEYS)
-    const timeout = parseDuration(options.timeout ?? DEFAULT_PROBE_MS, 'inspect options.timeout')
+    if (options.value !== undefined && typeof options.value !== 'boolean') {
+      throw invalidOption(
+        'inspect options.value',
+        `must be true or false, got ${describe(options.value)}`,
+      )
+    }
+    const timeout = probeTimeout(options.timeout, 'inspect options.timeout')
     return inspectKey(this.#rt, key, storeKey, options.value === true, timeout)
   }
 
@@ -335,7 +350,7 @@ export class Cache {
   async health(options: { timeout?: Duration } = {}): Promise<HealthReport> {
     this.#checkOpen('health')
     checkObject(options, 'health options', HEALTH_KEYS)
-    const timeout = parseDuration(options.timeout ?? DEFAULT_PROBE_MS, 'health options.timeout')
+    const timeout = probeTimeout(options.timeout, 'health options.timeout')
     return checkHealth(this.#rt, this.#bus, timeout)
   }
 
@@ -377,7 +392,7 @@ export class Cache {
     options: WrapOptions<T> | undefined,
     top: Entry | undefined | Promise<Entry | undefined>,
   ): Promise<T> {
-    const value = await this.#wrapFlight(key, storeKey, factory, options, top).promise
+    const value = await this.#wrapFlight(key, storeKey, factory, options, top, 'wrap').promise
     return value as T
   }
 
@@ -388,9 +403,10 @@ export class Cache {
     factory: Factory<T>,
     options: WrapOptions<T> | undefined,
     top: Entry | undefined | Promise<Entry | undefined>,
+    operation: WrapOperation,
   ): Flight<unknown> {
     const rt = this.#rt
-    const job = this.#job(key, storeKey, factory, options)
+    const job = this.#job(key, storeKey, factory, options, operation)
     if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
     return this.#flights.start(storeKey, async (flight) => {
       // A layer that failed to answer this read is written in the background, so an outage
@@ -399,7 +415,7 @@ export class Cache {
       const hit = await readThrough(rt, key, storeKey, flight, { answer: top }, failed)
       if (hit?.state === 'fresh') {
         if (rt.earlyRefresh || options?.earlyRefresh) {
-          this.#early(key, storeKey, factory, options, hit.entry, rt.clock.now())
+          this.#early(key, storeKey, factory, options, hit.entry, rt.clock.now(), operation)
         }
         served(flight, hit.layer, hit.entry, false)
         return this.#hit(hit.layer, key, hit.entry)
@@ -542,6 +558,7 @@ export class Cache {
     options: WrapOptions<T> | undefined,
     entry: Entry,
     now: number,
+    operation: WrapOperation = 'wrap',
   ): void {
     const rt = this.#rt
     const computeMs = entry.computeMs
@@ -559,7 +576,7 @@ export class Cache {
     if (this.#computations.get(storeKey) || this.#backingOff(storeKey, now)) return
     let job: Computation<T>
     try {
-      job = this.#job(key, storeKey, factory, options)
+      job = this.#job(key, storeKey, factory, options, operation)
     } catch {
       return // options a miss would refuse: a hit still answers, whatever the draw
     }
@@ -1215,24 +1232,27 @@ export class Cache {
     storeKey: string,
     factory: Factory<T>,
     options: WrapOptions<T> | undefined,
+    operation: WrapOperation,
   ): Computation<T> {
     const tags = options?.tags
     const rt = this.#rt
+    const path = `${operation} options`
     let job: Computation<T>
     if (typeof tags !== 'function') {
-      const policy = rt.policies.resolve(options as CallOptions | undefined, 'wrap options')
-      job = { key, storeKey, factory, policy }
+      const policy = rt.policies.resolve(options as CallOptions | undefined, path)
+      job = { key, storeKey, factory, policy, path }
     } else {
       const { tags: _, ...rest } = options!
       job = {
         key,
         storeKey,
         factory,
-        policy: rt.policies.resolve(rest, 'wrap options'),
+        policy: rt.policies.resolve(rest, path),
         tagsOf: tags,
+        path,
       }
     }
-    if (job.policy.lock === 'distributed' && !rt.locks) throw noLeases('wrap options.lock')
+    if (job.policy.lock === 'distributed' && !rt.locks) throw noLeases(`${path}.lock`)
     return job
   }
 

@@ -52,6 +52,8 @@ export interface Computation<T> {
   factory: Factory<T>
   policy: ResolvedPolicy
   tagsOf?: TagsOf<T>
+  /** The options' path in error messages: `wrap options`, `wrapResult options`. */
+  path: string
   /** The entry this computation replaces, if the cache still holds one (see `FactoryContext.stale`). */
   stale?: Entry
 }
@@ -132,7 +134,7 @@ export async function computeAndStore<T>(
   let allTags = tags
   let versions = recorded
   const extraTags = [
-    ...(job.tagsOf ? checkTags(job.tagsOf(value), 'wrap options.tags(value)') : []),
+    ...(job.tagsOf ? checkTags(job.tagsOf(value), `${job.path}.tags(value)`) : []),
     ...(ctx.extraTags ?? []),
   ].filter((tag, i, all) => !tags.includes(tag) && all.indexOf(tag) === i)
   if (extraTags.length > 0) {
@@ -141,7 +143,7 @@ export async function computeAndStore<T>(
   }
   if (allTags.length > MAX_TAGS_PER_ENTRY) {
     throw invalidOption(
-      'wrap options.tags',
+      `${job.path}.tags`,
       `gives the entry ${allTags.length} tags; an entry carries at most ${MAX_TAGS_PER_ENTRY}`,
     )
   }

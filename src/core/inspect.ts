@@ -125,8 +125,10 @@ export interface HealthReport {
 export interface PolicyInfo {
   readonly name: string
   readonly ttl: number | null
-  /** A fraction of each TTL, or ms, that jitter may take off. */
-  readonly jitter: number
+  /** The fraction of each TTL that jitter may take off (0 when jitter is a duration). */
+  readonly jitterFraction: number
+  /** The milliseconds jitter may take off (0 when jitter is a fraction). */
+  readonly jitterMs: number
   readonly tags: readonly string[]
   /** Per-layer TTL caps, by layer name (layers without a cap are absent). */
   readonly layers: Readonly<Record<string, { ttl: number | null }>>
@@ -167,7 +169,8 @@ export function policyInfo(policy: ResolvedPolicy, layerNames: readonly string[]
   return {
     name: policy.name,
     ttl: finiteOrNull(policy.ttl),
-    jitter: policy.jitterMs > 0 ? policy.jitterMs : policy.jitterFraction,
+    jitterFraction: policy.jitterFraction,
+    jitterMs: policy.jitterMs,
     tags: [...policy.tags],
     layers,
     staleWhileRevalidate: policy.staleWhileRevalidate,
@@ -257,12 +260,15 @@ export async function checkHealth(
       const name = rt.layerNames[i]!
       const health = layer.health?.()
       const breaker = health?.state ?? 'none'
-      const known = health && {
-        failures: health.failures,
-        dirtyKeys: health.dirtyKeys,
-      }
       if (breaker === 'open') {
-        return { name, status: 'down', breaker, ...known, error: health?.lastError }
+        return {
+          name,
+          status: 'down',
+          breaker,
+          failures: health!.failures,
+          dirtyKeys: health!.dirtyKeys,
+          error: health!.lastError,
+        }
       }
       const started = rt.clock.now()
       try {
@@ -278,7 +284,15 @@ export async function checkHealth(
           error: errorMessage(error),
         }
       }
-      return { name, status: 'up', latencyMs: rt.clock.now() - started, breaker, ...known }
+      // The probe may have closed a half-open circuit: report the state after it.
+      const after = layer.health?.()
+      return {
+        name,
+        status: 'up',
+        latencyMs: rt.clock.now() - started,
+        breaker: after?.state ?? breaker,
+        ...(after && { failures: after.failures, dirtyKeys: after.dirtyKeys }),
+      }
     }),
   )
   let busReport: BusHealthReport | undefined
