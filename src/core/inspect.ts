@@ -1,3 +1,4 @@
+import { PREFIX_MARK } from '../tags/tag-names.js'
 import type { Bus } from './bus.js'
 import { type Entry, entryMatchesKey } from './entry.js'
 import { errorMessage } from './errors.js'
@@ -147,13 +148,22 @@ export interface PolicyInfo {
 /** The key a health probe reads; it is never written. */
 export const PROBE_KEY = '__layercache:health-probe'
 
+/** An entry's own tags, without those the cache adds to track key prefixes (`#p:…`). */
+function ownTags(entry: Entry): readonly string[] {
+  const tags = entry.tags
+  if (tags === undefined) return []
+  return tags.some((tag) => tag.startsWith(PREFIX_MARK))
+    ? tags.filter((tag) => !tag.startsWith(PREFIX_MARK))
+    : tags
+}
+
 /** `entry` as callers may see it. */
 export function entryInfo(entry: Entry): EntryInfo {
   return {
     createdAt: entry.createdAt,
     freshUntil: entry.freshUntil,
     staleUntil: entry.staleUntil,
-    tags: entry.tags ?? [],
+    tags: ownTags(entry),
     policy: entry.policy ?? 'default',
   }
 }
@@ -237,7 +247,7 @@ export async function inspectKey(
         ageMs: now - entry.createdAt,
         ttlLeftMs: finiteOrNull(entry.freshUntil - now),
         staleLeftMs: finiteOrNull(entry.staleUntil - now),
-        tags: entry.tags ?? [],
+        tags: ownTags(entry),
         policy: entry.policy ?? 'default',
         ...(entry.size !== undefined && { sizeBytes: entry.size }),
         ...(entry.computeMs !== undefined && { computeMs: entry.computeMs }),

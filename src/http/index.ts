@@ -4,7 +4,7 @@
  * response cache, a management endpoint, and an adapter for `node:http`-style servers.
  * Imports no `node:` module.
  */
-export { type AdminOptions, createAdminHandler } from './admin.js'
+export { type AdminErrorCode, type AdminOptions, createAdminHandler } from './admin.js'
 export {
   cacheControl,
   cacheHeaders,
@@ -15,6 +15,14 @@ export {
   notModified,
   type RespondOptions,
   respond,
+  type SharedCacheDirectives,
 } from './headers.js'
-export { type NodeHandlerOptions, toNodeHandler } from './node.js'
+export { toJsonSafe } from './json-safe.js'
+export {
+  type NodeHandler,
+  type NodeHandlerOptions,
+  type NodeRequestLike,
+  type NodeResponseLike,
+  toNodeHandler,
+} from './node.js'
 export { type ResponseCacheOptions, type StoredResponse, withCache } from './response-cache.js'

@@ -184,6 +184,8 @@ export function withCache(
     }
     const unchanged = notModified(request, headers)
     if (unchanged) return unchanged
+    // A HEAD says how long the GET's body would be.
+    if (request.method === 'HEAD') headers.set('content-length', String(stored.body.byteLength))
     return new Response(request.method === 'HEAD' ? null : stored.body, {
       status: stored.status,
       statusText: stored.statusText,

@@ -281,6 +281,18 @@ describe('wrapResult: where a value came from', () => {
     expect((await cache.wrapResult('c', () => 'other')).entry!.tags).toEqual(['base', 'extra'])
   })
 
+  it('shows the entry its own tags, not those the cache adds to track key prefixes', async () => {
+    const cache = createCache({ clock: manualClock(), prefixes: true })
+    const result = await cache.wrapResult('user:42:profile', () => 'v', { tags: ['users'] })
+    expect(result.entry!.tags).toEqual(['users'])
+    expect((await cache.getResult('user:42:profile'))!.entry!.tags).toEqual(['users'])
+    expect((await cache.inspect('user:42:profile')).layers[0]!.tags).toEqual(['users'])
+    // The prefix tags are there all the same: invalidating a prefix drops the entry.
+    await cache.invalidatePrefix('user:42:')
+    expect(await cache.getResult('user:42:profile')).toBeUndefined()
+    await cache.close()
+  })
+
   it('names the policy its entry was written under, also on a later hit without one', async () => {
     const { cache } = oneLayer()
     const miss = await cache.wrapResult('r', () => 'v', { policy: 'reports' })

@@ -111,6 +111,7 @@ describe('withCache', () => {
     const cached = withCache(cache, handler)
     const head = await cached(get(url, {}, 'HEAD'))
     expect(await head.text()).toBe('')
+    expect(head.headers.get('content-length')).toBe(String('body for GET'.length))
     expect(seen[0]!.method).toBe('GET')
     const body = await cached(get())
     expect(body.headers.get('x-cache')).toBe('HIT')
