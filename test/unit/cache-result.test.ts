@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
   type Cache,
-  CacheError,
   type CacheOptions,
   type CacheResult,
   createCache,
@@ -12,6 +11,7 @@ import {
 } from '../../src/index.js'
 import { gatedFactory, settle, track } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
+import { expectCacheError } from '../helpers/errors.js'
 import { MapLayer } from '../helpers/map-layer.js'
 
 const START = 1_000_000 // manualClock's start
@@ -32,19 +32,6 @@ function twoLayers() {
   const l2 = new MapLayer('l2')
   const cache = createCache({ clock, layers: [l1, l2], policies: { default: { ttl: '1m' } } })
   return { clock, l1, l2, cache }
-}
-
-/** Asserts `fn` throws (or rejects with) a CacheError with `code` whose message matches `text`. */
-async function expectCacheError(fn: () => unknown, code: string, text: string | RegExp) {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(CacheError)
-  expect((caught as CacheError).code).toBe(code)
-  expect((caught as CacheError).message).toMatch(text)
 }
 
 describe('wrapResult: where a value came from', () => {

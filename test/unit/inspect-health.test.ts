@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
   type Cache,
-  CacheError,
   createCache,
   type Entry,
   type InspectOptions,
@@ -12,6 +11,7 @@ import {
 import { chaosLayer, memoryBusHub } from '../../src/testing/index.js'
 import { settle, track } from '../helpers/async.js'
 import { manualClock } from '../helpers/clock.js'
+import { expectCacheError } from '../helpers/errors.js'
 import { MapLayer } from '../helpers/map-layer.js'
 
 const START = 1_000_000 // manualClock's start
@@ -32,19 +32,6 @@ function twoLayers<L extends Layer = MapLayer>(lower: L = new MapLayer('l2') as 
     policies: { default: { ttl: '1s', staleWhileRevalidate: '10s' }, reports: { ttl: '1h' } },
   })
   return { clock, l1, l2: lower, cache }
-}
-
-/** Asserts `fn` throws (or rejects with) a CacheError with `code` whose message matches `text`. */
-async function expectCacheError(fn: () => unknown, code: string, text: string | RegExp) {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(CacheError)
-  expect((caught as CacheError).code).toBe(code)
-  expect((caught as CacheError).message).toMatch(text)
 }
 
 /** Every event a cache emits, by name. */

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CacheError, createCache, type Layer, memoryLayer } from '../../src/index.js'
-
-/** Asserts `fn` throws (or rejects with) a CacheError with `code` whose message contains `text`. */
-async function expectCacheError(fn: () => unknown, code: string, text: string | RegExp) {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(CacheError)
-  expect((caught as CacheError).code).toBe(code)
-  expect((caught as CacheError).message).toMatch(text)
-}
+import { expectCacheError } from '../helpers/errors.js'
 
 const bad = (options: unknown) => () => createCache(options as Parameters<typeof createCache>[0])
 
