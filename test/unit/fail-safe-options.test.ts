@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { CacheError, createCache, type PolicyOptions } from '../../src/index.js'
+import { type CacheError, createCache, type PolicyOptions } from '../../src/index.js'
 import { manualClock } from '../helpers/clock.js'
+import { expectCacheError } from '../helpers/errors.js'
 
 /** Asserts `fn` throws (or rejects with) E_INVALID_OPTION whose message names `path`. */
-async function expectInvalid(fn: () => unknown, path: string) {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(CacheError)
-  expect((caught as CacheError).code).toBe('E_INVALID_OPTION')
-  expect((caught as CacheError).message).toContain(`\`${path}\``)
+function expectInvalid(fn: () => unknown, path: string) {
+  return expectCacheError(fn, 'E_INVALID_OPTION', `\`${path}\``)
 }
 
 /** Malformed values of each fail-safe field (the field's name, the value, why it is wrong). */
