@@ -549,7 +549,7 @@ function setContenders(): Contender[] {
   return [layercache(false), layercache(true), bentocache(false), bentocache(true)]
 }
 
-/** 21 rounds rather than redis-set-64's 11: the rounds over Redis vary by +-30% here. */
+/** 21 rounds, as redis-set-64: the rounds over Redis vary by +-30% here. */
 const SET_OPTIONS: MeasureOptions = {
   iterations: 100_000,
   rounds: 21,
