@@ -385,15 +385,14 @@ export class Cache {
   }
 
   /** The miss path of `wrap`, apart so that the hit path allocates no closure context. */
-  async #wrapSlow<T>(
+  #wrapSlow<T>(
     key: string,
     storeKey: string,
     factory: Factory<T>,
     options: WrapOptions<T> | undefined,
     top: Entry | undefined | Promise<Entry | undefined>,
   ): Promise<T> {
-    const value = await this.#wrapFlight(key, storeKey, factory, options, top, 'wrap').promise
-    return value as T
+    return this.#wrapFlight(key, storeKey, factory, options, top, 'wrap').promise as Promise<T>
   }
 
   /** The flight of a `wrap` miss: joined, or started. It records what it served. */
@@ -406,8 +405,15 @@ export class Cache {
     operation: WrapOperation,
   ): Flight<unknown> {
     const rt = this.#rt
-    const job = this.#job(key, storeKey, factory, options, operation)
-    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
+    let job: Computation<T>
+    try {
+      job = this.#job(key, storeKey, factory, options, operation)
+    } catch (error) {
+      if (isPromise(top)) top.catch(noop) // nobody awaits it now
+      throw error
+    }
+    // A joined flight never awaits `top`; a new one does (and handles its failure).
+    if (isPromise(top) && this.#flights.get(storeKey)) top.catch(noop)
     return this.#flights.start(storeKey, async (flight) => {
       // A layer that failed to answer this read is written in the background, so an outage
       // costs a cold call one timeout, not two.
@@ -1213,18 +1219,20 @@ export class Cache {
     })
   }
 
-  async #getSlow<T>(
+  #getSlow<T>(
     key: string,
     storeKey: string,
     top: Entry | undefined | Promise<Entry | undefined>,
-  ) {
-    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
-    const hit = await this.#reads.run(storeKey, (flight) =>
-      readThrough(this.#rt, key, storeKey, flight, { answer: top }),
-    )
-    // Only `wrap` serves an expired value (it can refresh it); `get` sees a miss.
-    if (hit === undefined || hit.state === 'expired') return this.#miss(key) as undefined
-    return this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
+  ): Promise<T | undefined> {
+    // A joined flight never awaits `top`; a new one does (and handles its failure).
+    if (isPromise(top) && this.#reads.get(storeKey)) top.catch(noop)
+    return this.#reads
+      .run(storeKey, (flight) => readThrough(this.#rt, key, storeKey, flight, { answer: top }))
+      .then((hit) => {
+        // Only `wrap` serves an expired value (it can refresh it); `get` sees a miss.
+        if (hit === undefined || hit.state === 'expired') return this.#miss(key) as undefined
+        return this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
+      })
   }
 
   #job<T>(

@@ -68,10 +68,12 @@ export class RemoteLayer implements Layer {
     return this.#prefix + key
   }
 
-  async get(key: string): Promise<Entry | undefined> {
-    if (this.guard.isDirty(key)) return undefined
-    const bytes = await this.guard.call('get', key, () => this.#store.get(this.#prefix + key))
-    return bytes === undefined ? undefined : this.#decode(key, bytes, true)
+  get(key: string): Promise<Entry | undefined> {
+    if (this.guard.isDirty(key)) return Promise.resolve(undefined)
+    // A continuation rather than an async function: one promise fewer on every remote read.
+    return this.guard
+      .call('get', key, () => this.#store.get(this.#prefix + key))
+      .then((bytes) => (bytes === undefined ? undefined : this.#decode(key, bytes, true)))
   }
 
   async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
