@@ -312,10 +312,7 @@ export class Cache {
     const rt = this.#rt
     const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
-      rt.stats.layers[0]!.hits++
-      if (rt.earlyRefresh || options?.earlyRefresh)
-        this.#early(key, storeKey, factory, options, top, now, 'wrapResult')
+    if (this.#freshOnTop(key, storeKey, factory, options, top, now, 'wrapResult')) {
       return result(this.#hit(0, key, top) as T, 0, top, false, rt, now)
     }
     const flight = this.#wrapFlight(key, storeKey, factory, options, top, 'wrapResult')
@@ -375,13 +372,32 @@ export class Cache {
     const rt = this.#rt
     const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
-      rt.stats.layers[0]!.hits++
-      if (rt.earlyRefresh || options?.earlyRefresh)
-        this.#early(key, storeKey, factory, options, top, now)
+    if (this.#freshOnTop(key, storeKey, factory, options, top, now, 'wrap')) {
       return this.#hit(0, key, top) as T
     }
     return this.#wrapSlow(key, storeKey, factory, options, top)
+  }
+
+  /**
+   * The hit path of `wrap` and `wrapResult`: whether the top layer answered a fresh value
+   * (counted as a hit, and maybe refreshed early) at once.
+   */
+  #freshOnTop<T>(
+    key: string,
+    storeKey: string,
+    factory: Factory<T>,
+    options: WrapOptions<T> | undefined,
+    top: Entry | undefined | Promise<Entry | undefined>,
+    now: number,
+    operation: WrapOperation,
+  ): top is Entry {
+    const rt = this.#rt
+    if (isPromise(top) || !isFreshFor(top, key, storeKey, now) || !rt.tags.trusts(top, now))
+      return false
+    rt.stats.layers[0]!.hits++
+    if (rt.earlyRefresh || options?.earlyRefresh)
+      this.#early(key, storeKey, factory, options, top, now, operation)
+    return true
   }
 
   /** The miss path of `wrap`, apart so that the hit path allocates no closure context. */
