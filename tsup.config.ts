@@ -26,6 +26,9 @@ export default defineConfig([
     dts: true,
     sourcemap: true,
     target: 'node20',
+    // Shared chunks in CJS too: otherwise each subpath carries its own copy of the core, and
+    // an error thrown by `layercache/redis` is not `instanceof` the `CacheError` of `layercache`.
+    splitting: true,
     treeshake: true,
     // quick-lru 7 is ESM-only; Node before 20.19 cannot require() it, so the CJS build
     // carries its own copy and works on every Node 20.

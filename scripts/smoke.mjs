@@ -37,6 +37,18 @@ function subpaths(redis, testing, label, decorators, http) {
   console.log(`smoke: ${label} subpaths ok`)
 }
 
+/** Errors thrown by a subpath are the main entry's CacheError (one copy of the core per format). */
+function sharedCore(core, redis, label) {
+  let caught
+  try {
+    redis.redisLayer({ url: 5 })
+  } catch (error) {
+    caught = error
+  }
+  assert.ok(caught instanceof core.CacheError, `${label}: a layercache/redis error is a CacheError`)
+  console.log(`smoke: ${label} shared core ok`)
+}
+
 await exercise(await import('layercache'), 'import')
 await exercise(require('layercache'), 'require')
 subpaths(
@@ -53,3 +65,5 @@ subpaths(
   require('layercache/decorators'),
   require('layercache/http'),
 )
+sharedCore(await import('layercache'), await import('layercache/redis'), 'import')
+sharedCore(require('layercache'), require('layercache/redis'), 'require')

@@ -228,7 +228,8 @@ function failure(
   onError: (error: unknown, request: Request) => void,
 ): Response {
   if (error instanceof HttpError) return errorResponse(error)
-  // By shape, not `instanceof`: the CommonJS build of each entry carries its own CacheError.
+  // By shape, not `instanceof`: an application may load one entry's ESM build and another's
+  // CommonJS build (each format has its own CacheError class).
   const { name, code, message } = (error ?? {}) as {
     name?: unknown
     code?: unknown
