@@ -236,6 +236,44 @@ describe('wrapResult: where a value came from', () => {
     expect((await cache.wrapResult('none', () => undefined)).status).toBe('miss')
   })
 
+  it('has no entry for a value whose tag was invalidated while it was computed', async () => {
+    const { cache } = oneLayer()
+    const slow = gatedFactory()
+    const call = track(cache.wrapResult('k', slow, { tags: ['t'] }))
+    await settle()
+    await cache.invalidateTags(['t'])
+    slow.gate.resolve('computed before the invalidation')
+    await settle()
+    expect(call.value).toEqual({
+      value: 'computed before the invalidation',
+      status: 'miss',
+      layer: undefined,
+      entry: undefined,
+      ageMs: undefined,
+    })
+    expect(await cache.getResult('k')).toBeUndefined()
+  })
+
+  it('reports stale for a value served because the factory was slower than hardTimeout', async () => {
+    const { clock, cache } = oneLayer({ ttl: '1s', staleIfError: '1m', hardTimeout: '500ms' })
+    const first = await cache.wrapResult('k', () => 'v1')
+    clock.advance(2_000)
+    const slow = gatedFactory()
+    const call = track(cache.wrapResult('k', slow))
+    await settle()
+    clock.advance(500)
+    await settle()
+    expect(call.value).toEqual({
+      value: 'v1',
+      status: 'stale',
+      layer: 'memory',
+      entry: first.entry,
+      ageMs: 2_500,
+    })
+    slow.gate.resolve('v2')
+    await settle()
+  })
+
   it('has an entry for undefined cached by negativeTtl', async () => {
     const { cache } = oneLayer({ negativeTtl: '10s' })
     const miss = await cache.wrapResult('none', () => undefined)
