@@ -258,10 +258,7 @@ export class Cache {
     const rt = this.#rt
     const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
-      rt.stats.layers[0]!.hits++
-      return this.#hit(0, key, top) as T
-    }
+    if (this.#freshTop(key, storeKey, top, now)) return this.#hit(0, key, top) as T
     return this.#getSlow(key, storeKey, top)
   }
 
@@ -281,14 +278,10 @@ export class Cache {
     const rt = this.#rt
     const now = rt.clock.now()
     const top = this.#readTop(key, storeKey, now)
-    if (!isPromise(top) && isFreshFor(top, key, storeKey, now) && rt.tags.trusts(top, now)) {
-      rt.stats.layers[0]!.hits++
+    if (this.#freshTop(key, storeKey, top, now)) {
       return result(this.#hit(0, key, top) as T, 0, top, false, rt, now)
     }
-    if (isPromise(top)) top.catch(noop) // a joined flight never awaits it
-    const hit = await this.#reads.run(storeKey, (flight) =>
-      readThrough(this.#rt, key, storeKey, flight, { answer: top }),
-    )
+    const hit = await this.#readShared(key, storeKey, top)
     if (hit === undefined || hit.state === 'expired') return this.#miss(key)
     const value = this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
     return result(value, hit.layer, hit.entry, hit.state === 'stale', rt)
@@ -375,7 +368,7 @@ export class Cache {
     if (this.#freshOnTop(key, storeKey, factory, options, top, now, 'wrap')) {
       return this.#hit(0, key, top) as T
     }
-    return this.#wrapSlow(key, storeKey, factory, options, top)
+    return this.#wrapFlight(key, storeKey, factory, options, top, 'wrap').promise as Promise<T>
   }
 
   /**
@@ -391,24 +384,11 @@ export class Cache {
     now: number,
     operation: WrapOperation,
   ): top is Entry {
+    if (!this.#freshTop(key, storeKey, top, now)) return false
     const rt = this.#rt
-    if (isPromise(top) || !isFreshFor(top, key, storeKey, now) || !rt.tags.trusts(top, now))
-      return false
-    rt.stats.layers[0]!.hits++
     if (rt.earlyRefresh || options?.earlyRefresh)
       this.#early(key, storeKey, factory, options, top, now, operation)
     return true
-  }
-
-  /** The miss path of `wrap`, apart so that the hit path allocates no closure context. */
-  #wrapSlow<T>(
-    key: string,
-    storeKey: string,
-    factory: Factory<T>,
-    options: WrapOptions<T> | undefined,
-    top: Entry | undefined | Promise<Entry | undefined>,
-  ): Promise<T> {
-    return this.#wrapFlight(key, storeKey, factory, options, top, 'wrap').promise as Promise<T>
   }
 
   /** The flight of a `wrap` miss: joined, or started. It records what it served. */
@@ -1235,20 +1215,45 @@ export class Cache {
     })
   }
 
+  /**
+   * Whether the top layer answered a fresh value at once (counted as a hit there): the hit
+   * path of every read.
+   */
+  #freshTop(
+    key: string,
+    storeKey: string,
+    top: Entry | undefined | Promise<Entry | undefined>,
+    now: number,
+  ): top is Entry {
+    if (isPromise(top) || !isFreshFor(top, key, storeKey, now) || !this.#rt.tags.trusts(top, now))
+      return false
+    this.#rt.stats.layers[0]!.hits++
+    return true
+  }
+
+  /** Reads `storeKey` through the layers, sharing one read between concurrent callers. */
+  #readShared(
+    key: string,
+    storeKey: string,
+    top: Entry | undefined | Promise<Entry | undefined>,
+  ): Promise<Hit | undefined> {
+    // A joined read never awaits `top`; a new one does (and handles its failure).
+    if (isPromise(top) && this.#reads.get(storeKey)) top.catch(noop)
+    return this.#reads.run(storeKey, (flight) =>
+      readThrough(this.#rt, key, storeKey, flight, { answer: top }),
+    )
+  }
+
   #getSlow<T>(
     key: string,
     storeKey: string,
     top: Entry | undefined | Promise<Entry | undefined>,
   ): Promise<T | undefined> {
-    // A joined flight never awaits `top`; a new one does (and handles its failure).
-    if (isPromise(top) && this.#reads.get(storeKey)) top.catch(noop)
-    return this.#reads
-      .run(storeKey, (flight) => readThrough(this.#rt, key, storeKey, flight, { answer: top }))
-      .then((hit) => {
-        // Only `wrap` serves an expired value (it can refresh it); `get` sees a miss.
-        if (hit === undefined || hit.state === 'expired') return this.#miss(key) as undefined
-        return this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
-      })
+    return this.#readShared(key, storeKey, top).then((hit) => {
+      // Only `wrap` serves an expired value (it can refresh it); `get` sees a miss.
+      if (hit === undefined || hit.state === 'expired') return this.#miss(key) as undefined
+      return this.#hit(hit.layer, key, hit.entry, staleReason(hit)) as T
+    })
   }
 
   #job<T>(

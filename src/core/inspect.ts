@@ -281,27 +281,21 @@ export async function checkHealth(
         }
       }
       const started = rt.clock.now()
+      let error: string | undefined
       try {
         await within(rt, Promise.resolve(layer.get(PROBE_KEY)), timeoutMs, name)
-      } catch (error) {
-        const after = layer.health?.()
-        return {
-          name,
-          status: 'down',
-          latencyMs: rt.clock.now() - started,
-          breaker: after?.state ?? breaker,
-          ...(after && { failures: after.failures, dirtyKeys: after.dirtyKeys }),
-          error: errorMessage(error),
-        }
+      } catch (failure) {
+        error = errorMessage(failure)
       }
-      // The probe may have closed a half-open circuit: report the state after it.
+      // The probe may have moved the breaker (closed a half-open circuit, counted a failure).
       const after = layer.health?.()
       return {
         name,
-        status: 'up',
+        status: error === undefined ? 'up' : 'down',
         latencyMs: rt.clock.now() - started,
-        breaker: after?.state ?? breaker,
+        breaker: after?.state ?? 'none',
         ...(after && { failures: after.failures, dirtyKeys: after.dirtyKeys }),
+        ...(error !== undefined && { error }),
       }
     }),
   )
