@@ -1,5 +1,6 @@
 import { parseSize, type Size } from '../core/durations.js'
 import { describe, invalidOption } from '../core/errors.js'
+import { checkObject } from '../core/validate.js'
 import type { Cache } from '../index.js'
 import { adminRoutes, type Route } from './admin-routes.js'
 import { errorResponse, HttpError } from './http-error.js'
@@ -105,16 +106,7 @@ interface Settings {
 }
 
 function resolveOptions(options: AdminOptions): Settings {
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption('admin options', `must be an object, got ${describe(options)}`)
-  for (const key in options) {
-    if (!OPTION_KEYS.has(key)) {
-      throw invalidOption(
-        `admin options.${key}`,
-        `is not a known option (known: ${[...OPTION_KEYS].join(', ')})`,
-      )
-    }
-  }
+  checkObject(options, 'admin options', OPTION_KEYS)
   const { authorize, basePath = '', maxBodyBytes = '64kb', values = true, onError } = options
   if (typeof authorize !== 'function') {
     throw invalidOption(
